@@ -1,0 +1,1 @@
+"""Shipped example instances (package data; see optimizer.examples)."""

@@ -1,0 +1,229 @@
+"""The sourcing MIP in Pyomo (see docs/sourcing.md) and its result tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from optimizer.instance import Instance
+from optimizer.pipeline import Extracted
+from optimizer.solver import Solution
+
+from .data import SourcingData, tier_of
+
+# Tier k of an all-units offer holds quantities in [m_k, m_{k+1}); the open end is
+# modelled as m_{k+1} - TIER_EPS units so that a boundary quantity always pays the
+# price of the tier it reaches (prices need not fall with quantity).
+TIER_EPS = 1e-2
+
+
+def build(inst: Instance) -> pyo.ConcreteModel:
+    d = SourcingData(inst)
+    m = pyo.ConcreteModel(name=inst.name)
+    m.data = d
+
+    offers = list(d.offers)
+    tiered = {k: rows for k, rows in d.tiers.items() if len(rows) > 1}
+    segments = []  # (supplier, product, k) for tiers reachable within the offer's upper bound
+    seg_bound = {}
+    for key, rows in tiered.items():
+        up = d.upper(key)
+        for k, t in enumerate(rows):
+            if t.min_quantity > up:
+                break
+            hi = up if k + 1 == len(rows) else min(up, rows[k + 1].min_quantity - TIER_EPS)
+            if hi < t.min_quantity:
+                continue
+            segments.append((*key, k))
+            seg_bound[(*key, k)] = (t.min_quantity, hi)
+    paid_suppliers = [s for s, sup in d.suppliers.items() if sup.fixed_cost > 0 and d.offers_of_supplier[s]]
+    short = [p for p, prod in d.products.items() if prod.shortage_penalty is not None]
+
+    m.x = pyo.Var(offers, domain=pyo.NonNegativeReals, bounds=lambda _, s, p: (0, d.upper((s, p))))
+    m.y = pyo.Var(offers, domain=pyo.Binary)
+    m.z = pyo.Var(paid_suppliers, domain=pyo.Binary)
+    m.u = pyo.Var(short, domain=pyo.NonNegativeReals, bounds=lambda _, p: (0, d.products[p].demand))
+    m.w = pyo.Var(segments, domain=pyo.Binary)
+    m.q = pyo.Var(segments, domain=pyo.NonNegativeReals, bounds=lambda _, s, p, k: (0, seg_bound[(s, p, k)][1]))
+
+    # -- demand, award bounds, supplier capacity -----------------------------------------
+    m.demand = pyo.Constraint(list(d.products), rule=lambda _, p: (
+        sum(m.x[o] for o in d.offers_of_product[p]) + (m.u[p] if p in m.u else 0) == d.products[p].demand))
+    m.award_max = pyo.Constraint(offers, rule=lambda _, s, p: m.x[s, p] <= d.upper((s, p)) * m.y[s, p])
+    with_min = [o for o in offers if d.lower(o) > 0]
+    m.award_min = pyo.Constraint(with_min, rule=lambda _, s, p: m.x[s, p] >= d.lower((s, p)) * m.y[s, p])
+    capped = [s for s, sup in d.suppliers.items() if sup.capacity is not None and d.offers_of_supplier[s]]
+    m.supplier_capacity = pyo.Constraint(capped, rule=lambda _, s: (
+        sum(m.x[o] for o in d.offers_of_supplier[s]) <= d.suppliers[s].capacity))
+    m.supplier_used = pyo.Constraint([o for o in offers if o[0] in m.z], rule=lambda _, s, p: m.y[s, p] <= m.z[s])
+
+    # -- number of suppliers per product -------------------------------------------------
+    def count_rule(_, p):
+        prod = d.products[p]
+        n = sum(m.y[o] for o in d.offers_of_product[p]) if d.offers_of_product[p] else 0
+        lo = prod.min_suppliers
+        hi = prod.max_suppliers
+        if isinstance(n, int):  # no offers: only min_suppliers 0 is satisfiable
+            return pyo.Constraint.Feasible if lo == 0 else pyo.Constraint.Infeasible
+        if hi is None or hi >= len(d.offers_of_product[p]):
+            return pyo.Constraint.Skip if lo == 0 else n >= lo
+        return pyo.inequality(lo, n, hi)
+
+    m.supplier_count = pyo.Constraint(list(d.products), rule=count_rule)
+
+    # -- region shares -------------------------------------------------------------------
+    region_keys = []
+    for p in d.products:
+        for r in d.region_rows(p):
+            if r.max_share < 1 or r.min_share > 0:
+                region_keys.append((p, r.product, r.region))
+    rows_by_key = {(r.product, r.region): r for r in inst["region_limits"]}
+
+    def region_rule(_, p, row_product, region):
+        r = rows_by_key[(row_product, region)]
+        dem = d.products[p].demand
+        flow = sum(m.x[o] for o in d.offers_of_product[p] if d.suppliers[o[0]].region == region)
+        if isinstance(flow, int):
+            return pyo.Constraint.Skip if r.min_share == 0 else pyo.Constraint.Infeasible
+        return pyo.inequality(r.min_share * dem, flow, r.max_share * dem)
+
+    m.region_share = pyo.Constraint(region_keys, rule=region_rule)
+
+    # -- all-units tiers -----------------------------------------------------------------
+    segments_of: dict[tuple, list] = {}
+    for g in segments:
+        segments_of.setdefault(g[:2], []).append(g)
+    m.tier_pick = pyo.Constraint(list(segments_of), rule=lambda _, s, p: (
+        sum(m.w[g] for g in segments_of[(s, p)]) == m.y[s, p]))
+    m.tier_sum = pyo.Constraint(list(segments_of), rule=lambda _, s, p: (
+        sum(m.q[g] for g in segments_of[(s, p)]) == m.x[s, p]))
+    m.tier_low = pyo.Constraint(segments, rule=lambda _, s, p, k: m.q[s, p, k] >= seg_bound[(s, p, k)][0] * m.w[s, p, k])
+    m.tier_high = pyo.Constraint(segments, rule=lambda _, s, p, k: m.q[s, p, k] <= seg_bound[(s, p, k)][1] * m.w[s, p, k])
+
+    # -- disruption scenarios ------------------------------------------------------------
+    surge = [(s, p, w) for (s, p) in offers for w in d.scenarios
+             if d.offers[(s, p)].surge_capacity > 0 and d.delivered[(w, s)] > 0]
+    hit = [(p, w) for p in d.products for w in d.scenarios
+           if d.loss_value(p) > 0 and any(d.delivered[(w, o[0])] < 1 for o in d.offers_of_product[p])]
+    hit_set = set(hit)
+    surge = [g for g in surge if (g[1], g[2]) in hit_set]  # surge only pays off where units are lost
+    m.e = pyo.Var(surge, domain=pyo.NonNegativeReals)
+    m.lost = pyo.Var(hit, domain=pyo.NonNegativeReals)
+    m.surge_cap = pyo.Constraint(surge, rule=lambda _, s, p, w: (
+        m.e[s, p, w] <= d.delivered[(w, s)] * d.offers[(s, p)].surge_capacity * m.y[s, p]))
+    surge_of = {}
+    for g in surge:
+        surge_of.setdefault((g[1], g[2]), []).append(g)
+    m.loss = pyo.Constraint(hit, rule=lambda _, p, w: m.lost[p, w] >= (
+        sum((1 - d.delivered[(w, o[0])]) * m.x[o] for o in d.offers_of_product[p])
+        - sum(m.e[g] for g in surge_of.get((p, w), []))))
+
+    # -- objective -----------------------------------------------------------------------
+    untiered = [o for o in offers if o not in segments_of]
+    m.purchase = pyo.Expression(expr=sum(d.offers[o].unit_price * m.x[o] for o in untiered)
+                                + sum(d.tiers[g[:2]][g[2]].unit_price * m.q[g] for g in segments))
+    m.award = pyo.Expression(expr=sum(d.offers[o].award_cost * m.y[o] for o in offers))
+    m.fixed = pyo.Expression(expr=sum(d.suppliers[s].fixed_cost * m.z[s] for s in paid_suppliers))
+    m.unmet = pyo.Expression(expr=sum(d.products[p].shortage_penalty * m.u[p] for p in short))
+    prob = {w: sc.probability for w, sc in d.scenarios.items()}
+    m.disruption = pyo.Expression(expr=inst.settings.risk_weight * (
+        sum(prob[w] * d.loss_value(p) * m.lost[p, w] for (p, w) in hit)
+        + sum(prob[w] * d.offers[(s, p)].unit_price * m.e[s, p, w] for (s, p, w) in surge)))
+    m.objective = pyo.Objective(expr=m.purchase + m.award + m.fixed + m.unmet + m.disruption)
+    return m
+
+
+def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
+    d: SourcingData = m.data
+    val = pyo.value
+
+    awards = []
+    for (s, p), o in d.offers.items():
+        if round(val(m.y[s, p])) < 1:
+            continue
+        qty = max(0.0, float(val(m.x[s, p])))
+        tier = tier_of(d.tiers[(s, p)], qty)
+        awards.append({
+            "supplier": s, "product": p, "region": d.suppliers[s].region, "quantity": qty,
+            "share": qty / d.products[p].demand, "unit_price": tier.unit_price,
+            "tier_min_quantity": tier.min_quantity, "cost": qty * tier.unit_price,
+            "award_cost": o.award_cost, "surge_capacity": o.surge_capacity,
+        })
+    awards = pd.DataFrame(awards, columns=["supplier", "product", "region", "quantity", "share", "unit_price",
+                                           "tier_min_quantity", "cost", "award_cost", "surge_capacity"])
+
+    products = []
+    for p, prod in d.products.items():
+        bought = float(awards.loc[awards["product"] == p, "quantity"].sum())
+        unmet = max(0.0, float(val(m.u[p]))) if p in m.u else 0.0
+        products.append({
+            "product": p, "demand": prod.demand, "bought": bought, "unmet": unmet,
+            "unmet_cost": unmet * (prod.shortage_penalty or 0.0),
+            "suppliers": int((awards["product"] == p).sum()),
+            "purchase_cost": float(awards.loc[awards["product"] == p, "cost"].sum()),
+        })
+    products = pd.DataFrame(products)
+    products["average_unit_price"] = products["purchase_cost"] / products["bought"].where(products["bought"] > 0)
+
+    suppliers = []
+    for s, sup in d.suppliers.items():
+        mine = awards[awards["supplier"] == s]
+        qty = float(mine["quantity"].sum())
+        suppliers.append({
+            "supplier": s, "region": sup.region, "awarded": bool(len(mine)), "products": len(mine),
+            "quantity": qty, "capacity": sup.capacity,
+            "utilisation": qty / sup.capacity if sup.capacity else None,
+            "purchase_cost": float(mine["cost"].sum()), "award_cost": float(mine["award_cost"].sum()),
+            "fixed_cost": sup.fixed_cost if len(mine) else 0.0,
+        })
+    suppliers = pd.DataFrame(suppliers)
+
+    regions = (awards.groupby(["product", "region"], as_index=False)["quantity"].sum()
+               if len(awards) else pd.DataFrame(columns=["product", "region", "quantity"]))
+    regions["share"] = [q / d.products[p].demand for p, q in zip(regions["product"], regions["quantity"])]
+
+    surge_rows, scen_rows = [], []
+    for w, scen in d.scenarios.items():
+        for p in d.products:
+            planned_lost = sum((1 - d.delivered[(w, o[0])]) * float(val(m.x[o]))
+                               for o in d.offers_of_product[p] if round(val(m.y[o])) == 1)
+            surge = 0.0
+            for o in d.offers_of_product[p]:
+                e = float(val(m.e[(*o, w)])) if (*o, w) in m.e else 0.0
+                if e > 0:
+                    surge += e
+                    surge_rows.append({"scenario": w, "supplier": o[0], "product": p, "surge": e,
+                                       "unit_price": d.offers[o].unit_price, "cost": e * d.offers[o].unit_price})
+            lost = max(0.0, planned_lost - surge)
+            scen_rows.append({
+                "scenario": w, "probability": scen.probability, "product": p,
+                "undelivered": planned_lost, "surge": surge, "lost": lost,
+                "lost_share": lost / d.products[p].demand, "loss_value": d.loss_value(p),
+            })
+    scenarios = pd.DataFrame(scen_rows, columns=["scenario", "probability", "product", "undelivered", "surge",
+                                                 "lost", "lost_share", "loss_value"])
+    surge = pd.DataFrame(surge_rows, columns=["scenario", "supplier", "product", "surge", "unit_price", "cost"])
+
+    rw = inst.settings.risk_weight
+    terms = {
+        "purchase": float(awards["cost"].sum()),
+        "award": float(awards["award_cost"].sum()),
+        "fixed": float(suppliers["fixed_cost"].sum()),
+        "unmet": float(products["unmet_cost"].sum()),
+        "disruption": rw * float(
+            (scenarios["probability"] * scenarios["lost"] * scenarios["loss_value"]).sum()
+            + sum(d.scenarios[r["scenario"]].probability * r["cost"] for r in surge_rows)),
+    }
+    total_bought = float(products["bought"].sum())
+    region_totals = awards.groupby("region")["quantity"].sum() if len(awards) else pd.Series(dtype=float)
+    kpis = {
+        "units_bought": total_bought,
+        "units_unmet": float(products["unmet"].sum()),
+        "suppliers_awarded": int(suppliers["awarded"].sum()),
+        "awards": len(awards),
+        "average_unit_price": terms["purchase"] / total_bought if total_bought else None,
+        "region_shares": {r: float(q) / total_bought for r, q in region_totals.items()} if total_bought else {},
+        "expected_units_lost": float((scenarios["probability"] * scenarios["lost"]).sum()),
+    }
+    return Extracted(terms, kpis, {"awards": awards, "products": products, "suppliers": suppliers,
+                                   "regions": regions, "scenarios": scenarios, "surge": surge})

@@ -1,0 +1,180 @@
+"""The `stockpile` command line: parses arguments and calls the Python API, nothing more."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import api, examples as example_registry
+from .errors import InputError, SolveFailure
+from .results import Result
+from .solver import SolveOptions
+
+EXIT_INVALID = 2
+EXIT_FAILURE = 3
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def guarded(func):
+    """Bad input -> exit 2 with its problems; any other failure -> exit 3, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            lines = [f"error: {p}" for p in exc.problems]
+            _fail("\n".join(lines), EXIT_INVALID)
+        except SolveFailure as exc:
+            _fail(f"error: {exc}", EXIT_FAILURE)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a bug or an environment problem: say so plainly
+            if os.environ.get("STOCKPILE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set STOCKPILE_DEBUG=1 for the traceback)",
+                  EXIT_FAILURE)
+
+    return wrapper
+
+
+def solver_options(func):
+    """The solver flags shared by `solve` and `sweep`."""
+    for option in reversed([
+        click.option("--time-limit", type=click.FloatRange(min=0), default=None,
+                     help="Stop after this many seconds and keep the best solution found."),
+        click.option("--mip-gap", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+                     help="Relative optimality gap at which a solution counts as optimal."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Solver threads (HiGHS's MIP search itself is serial)."),
+        click.option("--lp-method", type=click.Choice(["choose", "simplex", "ipm", "pdlp"]), default="choose",
+                     show_default=True, help="LP algorithm HiGHS uses."),
+        click.option("--verbose", "-v", is_flag=True, help="Show the HiGHS log instead of progress lines."),
+    ]):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stockpile")
+def main():
+    """Optimise medical stockpile and sourcing decisions.
+
+    Four models: sourcing (split volume across suppliers), ironstock (size a strategic
+    reserve), rotation (keep a rolling reserve fresh), allocation (share scarce items
+    fairly). An instance is a YAML/JSON file; see `stockpile examples`.
+
+    Exit codes: 0 solved, 1 infeasible or unbounded, 2 invalid input, 3 other failure.
+    """
+
+
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@guarded
+def validate(instance):
+    """Check INSTANCE against its schema and rules, without solving."""
+    inst = api.load(instance)
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in inst.tables.items() if rows)
+    periods = f", {inst.periods} periods" if inst.periods else ""
+    click.echo(f"valid {inst.kind} instance '{inst.name}'{periods}: {counts}")
+    for warning in inst.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder for summary.json and the result tables (created if missing).")
+@solver_options
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the readable summary.")
+@guarded
+def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, as_json):
+    """Solve INSTANCE and write its results to --out."""
+    inst = api.load(instance)
+    for warning in inst.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
+                           lp_method=lp_method, progress=True)
+    result = api.solve(inst, options)
+    written = result.write(out)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2))
+    else:
+        click.echo(render_summary(result))
+        click.echo(f"wrote {len(written)} files to {out}")
+    if result.exit_code:
+        click.echo(f"{result.status.value}: {result.reason}", err=True)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("results", type=click.Path(file_okay=False))
+@guarded
+def check(instance, results):
+    """Re-verify the solution in RESULTS against every rule of INSTANCE.
+
+    Uses only the written files (summary.json and the CSV tables), not the solver.
+    Exit code 0 when every rule holds, 1 when a rule is violated.
+    """
+    violations = api.check(instance, results)
+    if violations:
+        for v in violations:
+            click.echo(f"violation: {v}")
+        _fail(f"{len(violations)} violation(s) found", 1)
+    click.echo("ok: every rule holds and the objective matches the tables")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--to", "destination", type=click.Path(file_okay=False),
+              help="Copy the example's folder into this folder.")
+@guarded
+def examples(name, destination):
+    """List the shipped examples, or copy example NAME into --to."""
+    if name is None:
+        for ex in example_registry.examples():
+            click.echo(f"{ex.name:32s} {ex.kind:11s} {ex.title}")
+        return
+    example = example_registry.find(name)
+    if destination is None:
+        click.echo(f"{example.name} ({example.kind}): {example.file}")
+        click.echo(example.description.strip())
+        return
+    copied = example_registry.copy_to(name, destination)
+    click.echo(f"copied to {copied.parent}; solve it with: stockpile solve {copied} --out results")
+
+
+def render_summary(result: Result) -> str:
+    """A short human-readable summary of a result."""
+    lines = [f"{result.kind} '{result.name}': {result.status.value}"]
+    if result.objective is not None:
+        gap = f" (gap {result.mip_gap:.4%})" if result.mip_gap is not None else ""
+        lines.append(f"  objective  {result.objective:>18,.2f}{gap}")
+        for term, value in result.objective_terms.items():
+            lines.append(f"    {term:<12s} {value:>16,.2f}")
+    if result.kpis:
+        lines.append("  kpis")
+        for key, value in result.kpis.items():
+            if isinstance(value, float):
+                value = f"{value:,.6g}"
+            elif isinstance(value, (dict, list)):
+                value = json.dumps(value)
+            lines.append(f"    {key:<28s} {value}")
+    if result.reason:
+        lines.append(f"  reason: {result.reason}")
+    lines.append(f"  solve time {result.solve_seconds:.2f}s")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,88 @@
+"""The validated instance handed to a model, and the interface every model implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pandas as pd
+from pydantic import BaseModel
+
+from .errors import Problem
+from .schema import Record, Table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import Result
+    from .solver import SolveOptions
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a table's records came from: the instance file itself, or a CSV/XLSX file."""
+
+    file: str
+    lines: tuple[int, ...] | None = None  # line (CSV) or sheet row (XLSX) of each record
+
+    def locate(self, table: str, index: int, fieldname: str | None = None) -> dict:
+        line = self.lines[index] if self.lines and index < len(self.lines) else None
+        return dict(file=self.file, table=table, row=index + 1, field=fieldname, line=line)
+
+
+@dataclass
+class Instance:
+    """Validated data of one instance: settings and tables of typed records."""
+
+    kind: str
+    name: str
+    settings: BaseModel
+    tables: dict[str, list[Record]]
+    periods: int | None = None
+    period_days: float | None = None
+    description: str = ""
+    path: Path | None = None
+    origins: dict[str, Origin] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the document, for sweeps
+
+    def __getitem__(self, table: str) -> list[Record]:
+        return self.tables.get(table, [])
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """A table as a DataFrame with one column per declared field (empty tables too)."""
+        rows = self.tables.get(table, [])
+        spec = self.model.tables[table]
+        columns = [f for f in spec.row.model_fields if f != "notes"]
+        return pd.DataFrame([r.model_dump(exclude={"notes"}) for r in rows], columns=columns)
+
+    def problem(self, table: str, index: int, fieldname: str | None, message: str) -> Problem:
+        """A Problem located at record `index` (0-based) of `table`."""
+        origin = self.origins.get(table) or Origin(str(self.path or "<instance>"))
+        return Problem(message, **origin.locate(table, index, fieldname))
+
+    @property
+    def model(self) -> "ModelSpec":
+        from models import get_model
+
+        return get_model(self.kind)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a decision model plugs into the engine.
+
+    validate(instance) -> list[Problem]: cross-table rules beyond the declarative ones;
+        it may append to instance.warnings.
+    solve(instance, options) -> Result: build, solve and extract (imports Pyomo lazily).
+    check(instance, summary, tables) -> list[str]: re-verify a solution from its output
+        tables alone (no Pyomo); returns the violations found.
+    """
+
+    kind: str
+    title: str
+    tables: dict[str, Table]
+    settings: type[BaseModel]
+    timed: bool
+    validate: Callable[[Instance], list[Problem]]
+    solve: Callable[[Instance, "SolveOptions"], "Result"]
+    check: Callable[[Instance, dict, dict[str, pd.DataFrame]], list[str]]

@@ -1,0 +1,115 @@
+"""The phases every model shares: build -> solve -> (diagnose | extract) -> Result."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from .instance import Instance
+from .results import Result
+from .solver import Solution, SolveOptions, Status, solve_model, versions
+
+
+@dataclass
+class Extracted:
+    """What a model reads off a solved Pyomo model."""
+
+    objective_terms: dict[str, float]
+    kpis: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def say(options: SolveOptions, text: str) -> None:
+    """One progress line on stderr (the HiGHS log replaces it with --verbose)."""
+    if options.progress and not options.verbose:
+        print(f"stockpile: {text}", file=sys.stderr, flush=True)
+
+
+def solve_step(model, options: SolveOptions, label: str) -> Solution:
+    """Solve one Pyomo model with a progress line before and after."""
+    solution_line = ""
+    say(options, f"{label} ...")
+    sol = solve_model(model, options)
+    if sol.objective is not None:
+        gap = f", gap {sol.mip_gap:.2%}" if sol.mip_gap is not None else ""
+        solution_line = f", objective {sol.objective:,.2f}{gap}"
+    say(options, f"{label}: {sol.status.value}{solution_line} "
+                 f"({sol.num_cols} variables, {sol.num_int} integer, {sol.num_rows} constraints; "
+                 f"{sol.solve_seconds:.2f}s)")
+    return sol
+
+
+def run(
+    instance: Instance,
+    options: SolveOptions,
+    build: Callable[[Instance], Any],
+    extract: Callable[[Instance, Any, Solution], Extracted],
+    diagnose: Callable[[Instance], str | None],
+) -> Result:
+    """The standard single-solve pipeline."""
+    start = time.perf_counter()
+    model = build(instance)
+    build_seconds = time.perf_counter() - start
+    sol = solve_step(model, options, f"solving {instance.kind} '{instance.name}'")
+    timings = {"build": build_seconds, "handoff": sol.handoff_seconds, "solve": sol.solve_seconds}
+    if not sol.status.has_solution:
+        return failed(instance, sol, diagnose, timings)
+    start = time.perf_counter()
+    out = extract(instance, model, sol)
+    timings["extract"] = time.perf_counter() - start
+    return finished(instance, sol, out, timings)
+
+
+def finished(instance: Instance, sol: Solution, out: Extracted, timings: dict) -> Result:
+    terms = {k: float(v) for k, v in out.objective_terms.items()}
+    return Result(
+        kind=instance.kind,
+        name=instance.name,
+        status=sol.status,
+        objective=float(sum(terms.values())),
+        objective_terms=terms,
+        mip_gap=sol.mip_gap,
+        solve_seconds=timings.get("solve", sol.solve_seconds),
+        kpis=out.kpis,
+        tables=out.tables,
+        timings=timings,
+        solver=solver_info(sol),
+    )
+
+
+def failed(instance: Instance, sol: Solution, diagnose, timings: dict) -> Result:
+    reason = None
+    if sol.status == Status.INFEASIBLE:
+        reason = diagnose(instance) or (
+            "no plan satisfies all rules at once, and no single demand, cap or floor explains it; "
+            "relax the tightest caps or minimums and solve again"
+        )
+    elif sol.status == Status.UNBOUNDED:
+        reason = "the objective can be improved without limit: some revenue or cost is unbounded"
+    elif sol.status == Status.ERROR:
+        reason = f"the solver stopped without a solution ({sol.model_status})"
+    return Result(
+        kind=instance.kind,
+        name=instance.name,
+        status=sol.status,
+        reason=reason,
+        solve_seconds=sol.solve_seconds,
+        timings=timings,
+        solver=solver_info(sol),
+    )
+
+
+def solver_info(sol: Solution) -> dict:
+    return {
+        "name": "highs",
+        "model_status": sol.model_status,
+        "bound": sol.bound,
+        "variables": sol.num_cols,
+        "integer_variables": sol.num_int,
+        "constraints": sol.num_rows,
+        **versions(),
+    }

@@ -1,0 +1,106 @@
+"""Building blocks of the model schemas: field types, the record base, table specs.
+
+Each model declares its tables as pydantic records plus a `Table` spec (key, references,
+period fields); the loader applies the declarative rules, the model adds the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _as_id(value: Any) -> Any:
+    """Ids are strings; YAML numbers become their shortest decimal form (1 -> '1')."""
+    if isinstance(value, bool):
+        raise ValueError("expected an id (text or number), got a true/false value")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected an id, got {value}")
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("expected a non-empty id")
+    return value
+
+
+def _as_number(value: Any) -> Any:
+    """Accept numeric strings ('1e6'); reject booleans, NaN and infinities."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a true/false value")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got '{value}'") from None
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
+    return value
+
+
+def _as_integer(value: Any) -> Any:
+    value = _as_number(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"expected a whole number, got {value:g}")
+        value = int(value)
+    return value
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"expected a number > 0, got {value:g}")
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_as_id)]
+Number = Annotated[float, BeforeValidator(_as_number)]
+NonNeg = Annotated[float, BeforeValidator(_as_number), Field(ge=0)]
+Positive = Annotated[float, BeforeValidator(_as_number), AfterValidator(_positive)]
+Share = Annotated[float, BeforeValidator(_as_number), Field(ge=0, le=1)]
+Integer = Annotated[int, BeforeValidator(_as_integer)]
+NonNegInt = Annotated[int, BeforeValidator(_as_integer), Field(ge=0)]
+
+
+class Record(BaseModel):
+    """One row of an instance table. Unknown fields are errors; `notes` is free text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    notes: str | None = Field(None, description="Free text, ignored by the model.")
+
+
+class ProductRecord(Record):
+    """Every products table accepts a free-text unit and name."""
+
+    name: str | None = Field(None, description="Display name.")
+    unit: str | None = Field(None, description="What one unit is (piece, box, ...).")
+
+
+class Settings(BaseModel):
+    """Model options; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Declarative rules for one table, applied by the loader.
+
+    key: fields that identify a row (duplicates are errors); () for none.
+    refs: field -> table whose single-field key the value must name.
+    periods: integer fields that must lie within 0..periods-1.
+    """
+
+    row: type[Record]
+    required: bool = True
+    key: tuple[str, ...] = ("id",)
+    refs: dict[str, str] = field(default_factory=dict)
+    periods: tuple[str, ...] = ()
+    description: str = ""

@@ -1,0 +1,252 @@
+"""Hand a Pyomo model to HiGHS and bring the answer back.
+
+Route: Pyomo's LinearStandardFormCompiler turns the model into sparse matrices, which
+go to highspy in one `passModel` call. Measured against Pyomo's `appsi_highs` and
+`highs` persistent interfaces this was the fastest hand-off (see docs/solving.md);
+it also gives us the row <-> constraint map needed for duals.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+INF = math.inf
+
+
+class Status(str, Enum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a time or gap limit stopped the search with a solution
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    ERROR = "error"
+
+    @property
+    def has_solution(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+@dataclass
+class SolveOptions:
+    """Solver settings the user controls (CLI flags map one to one)."""
+
+    time_limit: float | None = None  # seconds
+    mip_gap: float = 1e-4  # relative
+    threads: int | None = None  # HiGHS threads; None = HiGHS default
+    verbose: bool = False  # show the HiGHS log
+    lp_method: str = "choose"  # choose | simplex | ipm | pdlp
+    progress: bool = True  # one line per solve on stderr when not verbose
+
+
+@dataclass
+class Solution:
+    """Outcome of one HiGHS run on a compiled model."""
+
+    status: Status
+    objective: float | None
+    bound: float | None
+    mip_gap: float | None
+    handoff_seconds: float
+    solve_seconds: float
+    model_status: str
+    num_cols: int = 0
+    num_rows: int = 0
+    num_int: int = 0
+    row_duals: np.ndarray | None = field(default=None, repr=False)
+    row_index: dict = field(default_factory=dict, repr=False)  # ConstraintData -> [row ids]
+
+    def dual(self, constraint) -> float:
+        """d objective / d right-hand side of a constraint (LP solves only)."""
+        if self.row_duals is None:
+            raise ValueError("no duals: the model was solved as a MIP")
+        rows = self.row_index.get(constraint, [])
+        return float(sum(self.row_duals[r] for r in rows))
+
+
+@dataclass
+class Compiled:
+    """A Pyomo model in HiGHS's column-wise matrix form."""
+
+    lp: object  # highspy.HighsLp
+    columns: list
+    row_constraints: list
+    row_index: dict
+    num_int: int
+    seconds: float
+
+
+def compile_model(model) -> Compiled:
+    """Pyomo model -> highspy.HighsLp via the standard-form compiler (no files)."""
+    import highspy
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    start = time.perf_counter()
+    repn = LinearStandardFormCompiler().write(model, mixed_form=True)
+    A = repn.A.tocsr()
+    rhs = np.asarray(repn.rhs, dtype=float)
+    senses = np.array([s for _, s in repn.rows], dtype=int)
+
+    # A range constraint comes as two consecutive rows (<= and >=): merge them into one.
+    row_lower, row_upper, keep, row_constraints = [], [], [], []
+    row_index: dict = {}
+    i, n = 0, len(repn.rows)
+    while i < n:
+        con = repn.rows[i][0]
+        lo, up = -INF, INF
+        j = i
+        while j < n and repn.rows[j][0] is con:
+            s = senses[j]
+            if s == 0:
+                lo = up = rhs[j]
+            elif s > 0:
+                up = rhs[j]
+            else:
+                lo = rhs[j]
+            j += 1
+        row_index[con] = [len(keep)]
+        keep.append(i)
+        row_constraints.append(con)
+        row_lower.append(lo)
+        row_upper.append(up)
+        i = j
+    A = A[keep, :].tocsc() if keep else A.tocsc()
+
+    columns = list(repn.columns)
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(columns)
+    lp.num_row_ = len(keep)
+    cost = np.asarray(repn.c.toarray()[0] if repn.c.shape[0] else np.zeros(len(columns)), dtype=float)
+    lp.col_cost_ = cost
+    lp.offset_ = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
+    lower = np.fromiter((-INF if v.lb is None else v.lb for v in columns), float, len(columns))
+    upper = np.fromiter((INF if v.ub is None else v.ub for v in columns), float, len(columns))
+    lp.col_lower_ = lower
+    lp.col_upper_ = upper
+    lp.row_lower_ = np.asarray(row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(row_upper, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    lp.a_matrix_.num_col_ = len(columns)
+    lp.a_matrix_.num_row_ = len(keep)
+    integer = [v.is_integer() or v.is_binary() for v in columns]
+    num_int = sum(integer)
+    if num_int:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in integer
+        ]
+    return Compiled(lp, columns, row_constraints, row_index, num_int, time.perf_counter() - start)
+
+
+def make_highs(compiled: Compiled, options: SolveOptions):
+    """A Highs object holding the compiled model with the user's options applied."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(options.verbose))
+    if options.time_limit is not None:
+        h.setOptionValue("time_limit", float(options.time_limit))
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    if options.threads is not None:
+        h.setOptionValue("threads", int(options.threads))
+    if options.lp_method != "choose":
+        h.setOptionValue("solver", options.lp_method)
+    h.passModel(compiled.lp)
+    return h
+
+
+def solve_model(model, options: SolveOptions) -> Solution:
+    """Compile, solve with HiGHS, and load the solution into the Pyomo variables."""
+    import highspy
+
+    start = time.perf_counter()
+    compiled = compile_model(model)
+    h = make_highs(compiled, options)
+    handoff = time.perf_counter() - start
+
+    start = time.perf_counter()
+    h.run()
+    ms = h.getModelStatus()
+    if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+        # presolve cannot tell which; solving without it can
+        h.setOptionValue("presolve", "off")
+        h.run()
+        ms = h.getModelStatus()
+    seconds = time.perf_counter() - start
+
+    info = h.getInfo()
+    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    K = highspy.HighsModelStatus
+    if ms == K.kOptimal or ms == K.kModelEmpty:
+        status = Status.OPTIMAL
+    elif ms == K.kInfeasible:
+        status = Status.INFEASIBLE
+    elif ms in (K.kUnbounded, K.kUnboundedOrInfeasible):
+        status = Status.UNBOUNDED if ms == K.kUnbounded else Status.INFEASIBLE
+    elif has_primal and ms in (K.kTimeLimit, K.kIterationLimit, K.kSolutionLimit, K.kInterrupt,
+                               K.kObjectiveBound, K.kObjectiveTarget, K.kMemoryLimit, K.kHighsInterrupt):
+        status = Status.FEASIBLE
+    else:
+        status = Status.ERROR
+
+    objective = bound = gap = None
+    duals = None
+    if status.has_solution:
+        sol = h.getSolution()
+        values = np.asarray(sol.col_value, dtype=float)
+        if ms == K.kModelEmpty:
+            values = np.zeros(len(compiled.columns))
+        for var, value, is_int in zip(compiled.columns, values, _integrality(compiled)):
+            var.set_value(round(value) if is_int else value, skip_validation=True)
+        objective = float(compiled.lp.offset_ + float(np.dot(compiled.lp.col_cost_, values))) if len(values) else float(compiled.lp.offset_)
+        if compiled.num_int:
+            bound = float(info.mip_dual_bound)
+            if not math.isfinite(bound):
+                bound = None
+        else:
+            bound = objective
+            if sol.dual_valid:
+                duals = np.asarray(sol.row_dual, dtype=float)
+        gap = abs(objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
+        if gap is not None and gap < 1e-12:
+            gap = 0.0
+    return Solution(
+        status=status,
+        objective=objective,
+        bound=bound,
+        mip_gap=gap,
+        handoff_seconds=handoff,
+        solve_seconds=seconds,
+        model_status=h.modelStatusToString(ms),
+        num_cols=len(compiled.columns),
+        num_rows=len(compiled.row_constraints),
+        num_int=compiled.num_int,
+        row_duals=duals,
+        row_index=compiled.row_index,
+    )
+
+
+def _integrality(compiled: Compiled):
+    if not compiled.num_int:
+        return [False] * len(compiled.columns)
+    import highspy
+
+    return [t == highspy.HighsVarType.kInteger for t in compiled.lp.integrality_]
+
+
+def versions() -> dict:
+    """Versions of the solver stack, recorded in every summary."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("highspy", "pyomo", "stockpile"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
