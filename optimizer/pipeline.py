@@ -11,7 +11,7 @@ import pandas as pd
 
 from .instance import Instance
 from .results import Result
-from .solver import Solution, SolveOptions, Status, solve_model, versions
+from .solver import Solution, SolveOptions, Status, feasibility_relaxation, solve_model, versions
 
 
 @dataclass
@@ -57,7 +57,7 @@ def run(
     sol = solve_step(model, options, f"solving {instance.kind} '{instance.name}'")
     timings = {"build": build_seconds, "handoff": sol.handoff_seconds, "solve": sol.solve_seconds}
     if not sol.status.has_solution:
-        return failed(instance, sol, diagnose, timings)
+        return failed(instance, sol, diagnose, timings, model, options)
     start = time.perf_counter()
     out = extract(instance, model, sol)
     timings["extract"] = time.perf_counter() - start
@@ -81,13 +81,11 @@ def finished(instance: Instance, sol: Solution, out: Extracted, timings: dict) -
     )
 
 
-def failed(instance: Instance, sol: Solution, diagnose, timings: dict) -> Result:
+def failed(instance: Instance, sol: Solution, diagnose, timings: dict, model=None,
+           options: SolveOptions | None = None) -> Result:
     reason = None
     if sol.status == Status.INFEASIBLE:
-        reason = diagnose(instance) or (
-            "no plan satisfies all rules at once, and no single demand, cap or floor explains it; "
-            "relax the tightest caps or minimums and solve again"
-        )
+        reason = diagnose(instance) or _relaxation_reason(model, options or SolveOptions())
     elif sol.status == Status.UNBOUNDED:
         reason = "the objective can be improved without limit: some revenue or cost is unbounded"
     elif sol.status == Status.ERROR:
@@ -101,6 +99,16 @@ def failed(instance: Instance, sol: Solution, diagnose, timings: dict) -> Result
         timings=timings,
         solver=solver_info(sol),
     )
+
+
+def _relaxation_reason(model, options: SolveOptions) -> str:
+    """Fallback reason: the constraints that must bend least for a plan to exist."""
+    bent = feasibility_relaxation(model, options) if model is not None else []
+    if not bent:
+        return "no plan satisfies every rule at once, and no single demand, cap or floor explains it"
+    listed = ", ".join(f"{name} (by {amount:,.6g})" for name, amount in bent)
+    return ("no plan satisfies every rule at once; the smallest change that makes one possible "
+            f"relaxes {listed}")
 
 
 def solver_info(sol: Solution) -> dict:

@@ -250,3 +250,25 @@ def versions() -> dict:
         except PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def feasibility_relaxation(model, options: SolveOptions, limit: int = 5) -> list[tuple[str, float]]:
+    """The constraints an infeasible model must bend, and by how much, at least total bending.
+
+    HiGHS's feasibility relaxation minimises the total violation of constraint bounds
+    (variable bounds and integrality kept). Returns up to `limit` (constraint name,
+    violation) pairs, largest first; empty if HiGHS finds no relaxation.
+    """
+    compiled = compile_model(model)
+    h = make_highs(compiled, SolveOptions(time_limit=min(options.time_limit or 60.0, 60.0), progress=False))
+    h.feasibilityRelaxation(-1.0, -1.0, 1.0)  # negative: bounds of variables may not move
+    sol = h.getSolution()
+    if not sol.value_valid:
+        return []
+    activity = np.asarray(sol.row_value, dtype=float)
+    lower = np.asarray(compiled.lp.row_lower_, dtype=float)
+    upper = np.asarray(compiled.lp.row_upper_, dtype=float)
+    violation = np.maximum(lower - activity, 0.0) + np.maximum(activity - upper, 0.0)
+    scale = np.maximum(1.0, np.abs(np.where(np.isfinite(lower), lower, 0.0)))
+    rows = [i for i in np.argsort(-violation) if violation[i] > 1e-6 * scale[i]][:limit]
+    return [(compiled.row_constraints[i].name, float(violation[i])) for i in rows]

@@ -92,3 +92,32 @@ def test_time_limit_without_solution_is_an_error_status():
     assert sol.status in (Status.ERROR, Status.FEASIBLE)
     if sol.status is Status.FEASIBLE:
         assert sol.objective is not None and sol.mip_gap is not None
+
+
+def test_feasibility_relaxation_names_the_constraints_to_bend():
+    # x1 + x2 = 14 with both at most 5: the demand row must bend by 4 (to 10).
+    from optimizer.solver import feasibility_relaxation
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var([1, 2], bounds=(0, 5))
+    m.demand = pyo.Constraint(expr=m.x[1] + m.x[2] == 14)
+    m.obj = pyo.Objective(expr=m.x[1] + 2 * m.x[2])
+    assert feasibility_relaxation(m, QUIET) == [("demand", pytest.approx(4))]
+
+
+def test_pipeline_falls_back_to_the_relaxation_when_no_rule_explains(monkeypatch):
+    from optimizer import pipeline
+    from optimizer.instance import Instance
+    from optimizer.pipeline import Extracted
+
+    def build(_):
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(bounds=(0, 1))
+        m.floor = pyo.Constraint(expr=m.x >= 3)
+        m.obj = pyo.Objective(expr=m.x)
+        return m
+
+    inst = Instance(kind="sourcing", name="t", settings=None, tables={})
+    result = pipeline.run(inst, QUIET, build, lambda *a: Extracted({}), lambda _: None)
+    assert result.status is Status.INFEASIBLE and result.exit_code == 1
+    assert "floor (by 2)" in result.reason
