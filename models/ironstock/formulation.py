@@ -1,0 +1,278 @@
+"""The ironstock two-stage stochastic model in Pyomo (see docs/ironstock.md) and its result tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from optimizer.checking import tol
+from optimizer.instance import Instance
+from optimizer.pipeline import Extracted, failed, finished, solve_step
+from optimizer.results import Result
+from optimizer.solver import Solution, SolveOptions
+
+from .data import IronstockData
+
+
+# -- build ----------------------------------------------------------------------------------
+
+
+def build(inst: Instance) -> pyo.ConcreteModel:
+    d = IronstockData(inst)
+    m = pyo.ConcreteModel(name=inst.name)
+    m.data = d
+    define_reserve(m, d)
+    define_reservations(m, d)
+    define_writeoff(m, d)
+    define_limits(m, d, inst.settings)
+    define_playout(m, d)
+    define_objective(m, d)
+    return m
+
+
+def define_reserve(m, d: IronstockData) -> None:
+    """R[p] ≥ the policy floor; R = existing_stock + n × lot_size with whole n where lot_size is set."""
+    products = list(d.products)
+    lotted = [p for p in products if d.products[p].lot_size is not None]
+    m.R = pyo.Var(products, domain=pyo.NonNegativeReals, bounds=lambda _, p: (d.least_reserve(p), None))
+    m.n = pyo.Var(lotted, domain=pyo.NonNegativeIntegers, bounds=lambda _, p: (d.lots_needed(p), None))
+    m.lots = pyo.Constraint(lotted, rule=lambda _, p: (
+        m.R[p] == d.products[p].existing_stock + d.products[p].lot_size * m.n[p]))
+
+
+def define_reservations(m, d: IronstockData) -> None:
+    """Reserved warm capacity c[k] within [0, max_capacity]."""
+    m.c = pyo.Var(list(d.reservations), domain=pyo.NonNegativeReals,
+                  bounds=lambda _, k: (0, d.reservations[k].max_capacity))
+
+
+def define_writeoff(m, d: IronstockData) -> None:
+    """excess[p] ≥ R[p] − r·L, ≥ 0: the reserve regular use cannot renew before it expires."""
+    wo = [p for p in d.products if d.writes_off(p)]
+    m.excess = pyo.Var(wo, domain=pyo.NonNegativeReals)
+    m.excess_def = pyo.Constraint(wo, rule=lambda _, p: m.excess[p] >= m.R[p] - d.writeoff_threshold(p))
+
+
+def define_limits(m, d: IronstockData, settings) -> None:
+    """Budget on purchases beyond existing stock; storage on the whole reserve."""
+    priced = [p for p, prod in d.products.items() if prod.unit_cost > 0]
+    if settings.budget is not None and priced:
+        m.budget = pyo.Constraint(expr=sum(
+            d.products[p].unit_cost * (m.R[p] - d.products[p].existing_stock) for p in priced) <= settings.budget)
+    bulky = [p for p, prod in d.products.items() if prod.unit_volume > 0]
+    if settings.storage_capacity is not None and bulky:
+        m.storage = pyo.Constraint(expr=sum(
+            d.products[p].unit_volume * m.R[p] for p in bulky) <= settings.storage_capacity)
+
+
+def define_playout(m, d: IronstockData) -> None:
+    """Per scenario–product pair with demand, period by period: resupply, shortage, stock."""
+    T = d.T
+    idx = [(w, p, t) for (w, p) in d.pairs for t in range(T)]
+    base = {(w, p): d.source_capacity(w, p) for (w, p) in d.pairs}
+    dem = d.demand
+    ridx = [(w, p, t) for (w, p, t) in idx if d.resupplied(p)]
+    # periods where a reservation delivers need a row; elsewhere the source capacity is a bound
+    reserved_rows = [(w, p, t) for (w, p, t) in ridx if d.reservations_active(p, t)]
+    reserved_set = set(reserved_rows)
+
+    def resupply_bounds(_, w, p, t):
+        return (0, None if (w, p, t) in reserved_set else base[(w, p)][t])
+
+    m.resupply = pyo.Var(ridx, domain=pyo.NonNegativeReals, bounds=resupply_bounds)
+    m.short = pyo.Var(idx, domain=pyo.NonNegativeReals, bounds=lambda _, w, p, t: (0, dem[(w, p)][t]))
+    m.stock = pyo.Var(idx, domain=pyo.NonNegativeReals)
+    m.resupply_cap = pyo.Constraint(reserved_rows, rule=lambda _, w, p, t: (
+        m.resupply[w, p, t] <= base[(w, p)][t] + sum(m.c[k] for k in d.reservations_active(p, t))))
+
+    def balance(_, w, p, t):
+        before = m.R[p] if t == 0 else m.stock[w, p, t - 1]
+        inflow = m.resupply[w, p, t] if (w, p, t) in m.resupply else 0
+        return m.stock[w, p, t] == before + inflow - (dem[(w, p)][t] - m.short[w, p, t])
+
+    m.balance = pyo.Constraint(idx, rule=balance)
+    m.playout_index = idx
+
+
+def define_objective(m, d: IronstockData) -> None:
+    prob = {w: s.probability for w, s in d.scenarios.items()}
+    m.holding = pyo.Expression(expr=sum(prod.holding_cost * m.R[p] for p, prod in d.products.items()))
+    m.reservation = pyo.Expression(expr=sum(r.fee * m.c[k] for k, r in d.reservations.items()))
+    m.writeoff = pyo.Expression(expr=sum(d.writeoff_rate(p) * m.excess[p] for p in m.excess))
+    m.shortage = pyo.Expression(expr=sum(
+        prob[w] * d.products[p].shortage_penalty * m.short[w, p, t] for (w, p, t) in m.playout_index))
+    m.objective = pyo.Objective(expr=m.holding + m.reservation + m.writeoff + m.shortage)
+
+
+# -- solve ----------------------------------------------------------------------------------
+
+
+def solve(inst: Instance, options: SolveOptions) -> Result:
+    """build -> solve -> (diagnose | marginal values from the LP with lots fixed -> extract)."""
+    from .diagnose import diagnose
+
+    start = time.perf_counter()
+    m = build(inst)
+    timings = {"build": time.perf_counter() - start}
+    sol = solve_step(m, options, f"solving ironstock '{inst.name}'")
+    timings.update(handoff=sol.handoff_seconds, solve=sol.solve_seconds)
+    if not sol.status.has_solution:
+        return failed(inst, sol, diagnose, timings)
+    duals = sol
+    if sol.num_int:
+        duals = marginal_lp(m, options)
+        timings["marginal_lp"] = duals.handoff_seconds + duals.solve_seconds
+        if duals.status.has_solution and sol.bound is not None:
+            # the LP re-optimises the continuous choices for the lots found: never worse
+            gap = abs(duals.objective - sol.bound) / max(abs(duals.objective), 1e-9)
+            sol = dataclasses.replace(sol, objective=duals.objective, mip_gap=0.0 if gap < 1e-12 else gap)
+    start = time.perf_counter()
+    out = extract(inst, m, sol, duals)
+    timings["extract"] = time.perf_counter() - start
+    return finished(inst, sol, out, timings)
+
+
+def marginal_lp(m, options: SolveOptions) -> Solution:
+    """Fix the whole lots found and solve the remaining LP: its duals price budget and storage."""
+    for var in m.n.values():
+        var.fix(round(pyo.value(var)))
+    lp_options = dataclasses.replace(options, time_limit=None)
+    try:
+        return solve_step(m, lp_options, "pricing budget and storage (LP with lots fixed)")
+    finally:
+        for var in m.n.values():
+            var.unfix()
+
+
+def marginal_value(m, name: str, limit, duals: Solution) -> float | None:
+    """EUR/year saved per unit more of a limit: −d objective / d rhs of its ≤ row (≥ 0)."""
+    if limit is None:
+        return None
+    con = getattr(m, name, None)
+    if con is None or not duals.status.has_solution or duals.row_duals is None:
+        return 0.0 if con is None else None
+    return max(0.0, -duals.dual(con))
+
+
+# -- extract --------------------------------------------------------------------------------
+
+
+def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution | None = None) -> Extracted:
+    d: IronstockData = m.data
+    val = pyo.value
+    settings = inst.settings
+    duals = duals or sol
+
+    R = {}
+    for p, prod in d.products.items():
+        if p in m.n:
+            R[p] = prod.existing_stock + prod.lot_size * round(val(m.n[p]))
+        else:
+            R[p] = max(float(val(m.R[p])), d.least_reserve(p))
+    c = {k: min(max(0.0, float(val(m.c[k]))), r.max_capacity) for k, r in d.reservations.items()}
+
+    reserve_rows = []
+    for p, prod in d.products.items():
+        excess = max(0.0, R[p] - d.writeoff_threshold(p)) if d.writes_off(p) else 0.0
+        reserve_rows.append({
+            "product": p, "reserve": R[p], "existing_stock": prod.existing_stock,
+            "bought": R[p] - prod.existing_stock,
+            "lots": round(val(m.n[p])) if p in m.n else None,
+            "cover_periods": R[p] / prod.baseline_demand if prod.baseline_demand > 0 else None,
+            "volume": prod.unit_volume * R[p],
+            "purchase_cost": prod.unit_cost * (R[p] - prod.existing_stock),
+            "holding_cost": prod.holding_cost * R[p],
+            "writeoff_units": excess,
+            "writeoff_cost": d.writeoff_rate(p) * excess if d.writes_off(p) else 0.0,
+        })
+    reserve = pd.DataFrame(reserve_rows, columns=[
+        "product", "reserve", "existing_stock", "bought", "lots", "cover_periods", "volume",
+        "purchase_cost", "holding_cost", "writeoff_units", "writeoff_cost"])
+    reserve["lots"] = reserve["lots"].astype("Int64")
+
+    reservations = pd.DataFrame([{
+        "reservation": k, "product": r.product, "capacity": c[k], "max_capacity": r.max_capacity,
+        "ramp_up_periods": r.ramp_up_periods, "fee_rate": r.fee, "fee": r.fee * c[k],
+    } for k, r in d.reservations.items()], columns=[
+        "reservation", "product", "capacity", "max_capacity", "ramp_up_periods", "fee_rate", "fee"])
+
+    play, short_rows = [], []
+    for (w, p) in d.pairs:
+        cap = d.resupply_capacity(w, p, c)
+        dem = d.demand[(w, p)]
+        total_short = 0.0
+        for t in range(d.T):
+            s = min(max(0.0, float(val(m.short[w, p, t]))), dem[t])
+            supplied = max(0.0, float(val(m.resupply[w, p, t]))) if (w, p, t) in m.resupply else 0.0
+            total_short += s
+            play.append({"scenario": w, "product": p, "period": t, "demand": dem[t], "resupply": supplied,
+                         "resupply_capacity": cap[t], "use": dem[t] - s, "shortage": s,
+                         "stock": max(0.0, float(val(m.stock[w, p, t])))})
+        prob = d.scenarios[w].probability
+        penalty = d.products[p].shortage_penalty
+        total = sum(dem)
+        short_rows.append({
+            "scenario": w, "product": p, "probability": prob, "demand": total, "shortage": total_short,
+            "fill_rate": 1 - total_short / total, "shortage_penalty": penalty,
+            "cost": penalty * total_short, "expected_cost": prob * penalty * total_short,
+        })
+    playout = pd.DataFrame(play, columns=["scenario", "product", "period", "demand", "resupply",
+                                          "resupply_capacity", "use", "shortage", "stock"])
+    shortage = pd.DataFrame(short_rows, columns=["scenario", "product", "probability", "demand", "shortage",
+                                                 "fill_rate", "shortage_penalty", "cost", "expected_cost"])
+
+    budget_used = float(reserve["purchase_cost"].sum())
+    storage_used = float(reserve["volume"].sum())
+    budget_mv = marginal_value(m, "budget", settings.budget, duals)
+    storage_mv = marginal_value(m, "storage", settings.storage_capacity, duals)
+    binding = binding_table(d, settings, R, c, budget_used, storage_used, budget_mv, storage_mv)
+
+    terms = {
+        "holding": float(reserve["holding_cost"].sum()),
+        "reservation": float(reservations["fee"].sum()),
+        "writeoff": float(reserve["writeoff_cost"].sum()),
+        "shortage": float(shortage["expected_cost"].sum()),
+    }
+    kpis = {
+        "budget_marginal_value": budget_mv,
+        "storage_marginal_value": storage_mv,
+        "expected_shortage_units": float((shortage["probability"] * shortage["shortage"]).sum()),
+        "reserve_value": float(sum(d.products[p].unit_cost * R[p] for p in d.products)),
+        "budget_used": budget_used,
+        "budget": settings.budget,
+        "storage_used": storage_used,
+        "storage_capacity": settings.storage_capacity,
+        "reserved_capacity": float(sum(c.values())),
+        "periods_per_year": d.periods_per_year,
+        "binding": [f"{r['constraint']}:{r['id']}" if r["id"] else r["constraint"]
+                    for r in binding.to_dict("records") if r["binding"]],
+    }
+    tables = {"reserve": reserve, "reservations": reservations, "shortage": shortage, "binding": binding}
+    if settings.playout:
+        tables["playout"] = playout
+    return Extracted(terms, kpis, tables)
+
+
+def binding_table(d: IronstockData, settings, R, c, budget_used, storage_used, budget_mv, storage_mv) -> pd.DataFrame:
+    """Every limit of the plan with its slack; `binding` where the slack is (numerically) zero."""
+    rows = []
+
+    def add(constraint, ident, limit, value, marginal=None):
+        slack = limit - value if constraint in ("budget", "storage", "max_capacity") else value - limit
+        rows.append({"constraint": constraint, "id": ident, "limit": limit, "value": value, "slack": slack,
+                     "binding": bool(abs(slack) <= tol(limit, value)), "marginal_value": marginal})
+
+    if settings.budget is not None:
+        add("budget", "", settings.budget, budget_used, budget_mv)
+    if settings.storage_capacity is not None:
+        add("storage", "", settings.storage_capacity, storage_used, storage_mv)
+    for p, prod in d.products.items():
+        cover = prod.min_cover_periods * prod.baseline_demand
+        add("min_cover" if cover > prod.existing_stock else "existing_stock", p, d.least_reserve(p), R[p])
+    for k, r in d.reservations.items():
+        if r.max_capacity > 0:
+            add("max_capacity", k, r.max_capacity, c[k])
+    return pd.DataFrame(rows, columns=["constraint", "id", "limit", "value", "slack", "binding", "marginal_value"])
