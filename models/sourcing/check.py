@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+
 import pandas as pd
 
 from optimizer.checking import close, numeric, require_tables, tol
@@ -31,14 +34,28 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
             continue
         if key in x:
             out.append(f"award {key} listed twice")
+        if not math.isfinite(r.quantity) or not math.isfinite(r.unit_price):
+            out.append(f"award {key}: quantity and unit_price must be numbers")
+            continue
         if not r.quantity >= -tol(0):
             out.append(f"award {key} has negative quantity {r.quantity}")
         x[key] = max(0.0, float(r.quantity))
-    unmet = {r.product: float(r.unmet) for r in unmet_rows.itertuples()}
+    unmet = {}
+    for r in unmet_rows.itertuples():
+        if not math.isfinite(r.unmet):
+            out.append(f"{r.product}: unmet must be a number")
+            continue
+        unmet[r.product] = float(r.unmet)
+    by_product: dict[str, dict[str, float]] = defaultdict(dict)  # product -> supplier -> quantity
+    by_supplier: dict[str, float] = defaultdict(float)
+    for (s, p), q in x.items():
+        by_product[p][s] = q
+        by_supplier[s] += q
 
     # demand balance, unmet only where a shortage penalty is set
     for p, prod in d.products.items():
-        bought = sum(q for (s, pp), q in x.items() if pp == p)
+        mine = by_product.get(p, {})
+        bought = sum(mine.values())
         u = unmet.get(p, 0.0)
         if prod.shortage_penalty is None and u > tol(prod.demand):
             out.append(f"{p}: unmet {u:g} but the product has no shortage_penalty")
@@ -46,13 +63,13 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
             out.append(f"{p}: negative unmet {u:g}")
         if not close(bought + u, prod.demand, tol(prod.demand)):
             out.append(f"{p}: bought {bought:,.4f} + unmet {u:,.4f} != demand {prod.demand:,.4f}")
-        n = sum(1 for (s, pp) in x if pp == p)
+        n = len(mine)  # awards with zero quantity count too
         if n < prod.min_suppliers:
             out.append(f"{p}: {n} awards, fewer than min_suppliers {prod.min_suppliers}")
         if prod.max_suppliers is not None and n > prod.max_suppliers:
             out.append(f"{p}: {n} awards, more than max_suppliers {prod.max_suppliers}")
         for r in d.region_rows(p):
-            flow = sum(q for (s, pp), q in x.items() if pp == p and d.suppliers[s].region == r.region)
+            flow = sum(q for s, q in mine.items() if d.suppliers[s].region == r.region)
             if flow > r.max_share * prod.demand + tol(prod.demand):
                 out.append(f"{p}: region {r.region} gets {flow:,.4f}, above max_share {r.max_share:g} of demand")
             if flow < r.min_share * prod.demand - tol(prod.demand):
@@ -75,7 +92,7 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
             out.append(f"award {key}: quantity {q:,.4f} pays {price:g}/unit under the tiers, table says {reported:g}")
         purchase += price * q
     for s, sup in d.suppliers.items():
-        total = sum(q for (ss, _), q in x.items() if ss == s)
+        total = by_supplier.get(s, 0.0)
         if sup.capacity is not None and total > sup.capacity + tol(total):
             out.append(f"supplier {s}: {total:,.4f} units above its capacity {sup.capacity:,.4f}")
 
@@ -91,16 +108,22 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         cap = d.delivered[(r.scenario, r.supplier)] * d.offers[key].surge_capacity
         if r.surge > cap + tol(cap) or r.surge < -tol(0):
             out.append(f"surge {r.surge:,.4f} from {key} in {r.scenario} outside [0, {cap:,.4f}]")
+        if not math.isfinite(r.surge):
+            out.append(f"surge from {key} in {r.scenario} must be a number")
+            continue
         e[(r.scenario, *key)] = float(r.surge)
+    made_up: dict[tuple[str, str], float] = defaultdict(float)  # (scenario, product) -> surge units
+    surge_cost: dict[str, float] = defaultdict(float)  # scenario -> EUR, at the offers' base unit_price
+    for (w, s, p), v in e.items():
+        made_up[(w, p)] += v
+        surge_cost[w] += d.offers[(s, p)].unit_price * v
     disruption = 0.0
     for w, scen in d.scenarios.items():
         for p in d.products:
-            undelivered = sum((1 - d.delivered[(w, s)]) * q for (s, pp), q in x.items() if pp == p)
-            made_up = sum(v for (ww, s, pp), v in e.items() if ww == w and pp == p)
-            lost = max(0.0, undelivered - made_up)
+            undelivered = sum((1 - d.delivered[(w, s)]) * q for s, q in by_product.get(p, {}).items())
+            lost = max(0.0, undelivered - made_up[(w, p)])  # the least lost the rules allow
             disruption += scen.probability * d.loss_value(p) * lost
-        disruption += scen.probability * sum(d.offers[(s, p)].unit_price * v
-                                             for (ww, s, p), v in e.items() if ww == w)
+        disruption += scen.probability * surge_cost[w]
     disruption *= inst.settings.risk_weight
 
     awarded_suppliers = {s for (s, _) in x}

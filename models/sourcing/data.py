@@ -87,9 +87,24 @@ class SourcingData:
         p = self.products[key[1]]
         return max(o.min_order, p.min_award_share * p.demand)
 
+    @cached_property
+    def _rows_by_product(self) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for r in self.inst["region_limits"]:
+            out.setdefault(r.product, []).append(r)
+        return out
+
     def region_rows(self, product: str) -> list:
-        """Every region_limits row that applies to the product (its own and '*')."""
-        return [r for r in self.inst["region_limits"] if r.product in (product, "*")]
+        """Every region_limits row that applies to the product: its own rows and the '*' rows."""
+        return self._rows_by_product.get(product, []) + self._rows_by_product.get("*", [])
+
+    @cached_property
+    def offers_in_region(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """(product, region) -> offers of that product by suppliers of that region."""
+        out: dict[tuple[str, str], list] = {}
+        for key in self.offers:
+            out.setdefault((key[1], self.suppliers[key[0]].region), []).append(key)
+        return out
 
     @cached_property
     def delivered(self) -> dict[tuple[str, str], float]:

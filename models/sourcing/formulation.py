@@ -11,10 +11,37 @@ from optimizer.solver import Solution
 
 from .data import SourcingData, tier_of
 
-# Tier k of an all-units offer holds quantities in [m_k, m_{k+1}); the open end is
-# modelled as m_{k+1} - TIER_EPS units so that a boundary quantity always pays the
-# price of the tier it reaches (prices need not fall with quantity).
+# Tier k of an all-units offer holds quantities in [m_k, m_{k+1}). Where the next tier
+# is cheaper (or equal) the segment is closed at m_{k+1}: a minimising solver never pays
+# the dearer price for a boundary quantity. Where the next tier is dearer (prices need
+# not fall) the open end is modelled as m_{k+1} - TIER_EPS units, so that a boundary
+# quantity always pays the price of the tier it reaches; quantities in the sliver
+# (m_{k+1} - TIER_EPS, m_{k+1}) are then not available to the solver.
 TIER_EPS = 1e-2
+
+
+def tier_segments(d: SourcingData) -> dict[tuple[str, str, int], tuple[float, float]]:
+    """(supplier, product, k) -> (lowest, highest) quantity of tier k, for offers with tiers.
+
+    Only tiers reachable within the offer's upper bound appear.
+    """
+    out = {}
+    for key, rows in d.tiers.items():
+        if len(rows) < 2:
+            continue
+        up = d.upper(key)
+        for k, t in enumerate(rows):
+            if t.min_quantity > up:
+                break
+            if k + 1 == len(rows):
+                hi = up
+            else:
+                nxt = rows[k + 1]
+                hi = min(up, nxt.min_quantity - (TIER_EPS if nxt.unit_price > t.unit_price else 0.0))
+            if hi < t.min_quantity:
+                continue
+            out[(*key, k)] = (t.min_quantity, hi)
+    return out
 
 
 def build(inst: Instance) -> pyo.ConcreteModel:
@@ -23,19 +50,9 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     m.data = d
 
     offers = list(d.offers)
-    tiered = {k: rows for k, rows in d.tiers.items() if len(rows) > 1}
-    segments = []  # (supplier, product, k) for tiers reachable within the offer's upper bound
-    seg_bound = {}
-    for key, rows in tiered.items():
-        up = d.upper(key)
-        for k, t in enumerate(rows):
-            if t.min_quantity > up:
-                break
-            hi = up if k + 1 == len(rows) else min(up, rows[k + 1].min_quantity - TIER_EPS)
-            if hi < t.min_quantity:
-                continue
-            segments.append((*key, k))
-            seg_bound[(*key, k)] = (t.min_quantity, hi)
+    seg_bound = tier_segments(d)
+    segments = list(seg_bound)
+    m.seg_bound = seg_bound
     paid_suppliers = [s for s, sup in d.suppliers.items() if sup.fixed_cost > 0 and d.offers_of_supplier[s]]
     short = [p for p, prod in d.products.items() if prod.shortage_penalty is not None]
 
@@ -46,9 +63,19 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     m.w = pyo.Var(segments, domain=pyo.Binary)
     m.q = pyo.Var(segments, domain=pyo.NonNegativeReals, bounds=lambda _, s, p, k: (0, seg_bound[(s, p, k)][1]))
 
+    # Rules that the data alone already break (a product nobody offers that must be met
+    # in full, a region floor with no supplier there) become one impossible row each, so
+    # that HiGHS reports infeasibility and the diagnosis explains it.
+    impossible: list[str] = []
+
     # -- demand, award bounds, supplier capacity -----------------------------------------
-    m.demand = pyo.Constraint(list(d.products), rule=lambda _, p: (
-        sum(m.x[o] for o in d.offers_of_product[p]) + (m.u[p] if p in m.u else 0) == d.products[p].demand))
+    def demand_rule(_, p):
+        if not d.offers_of_product[p] and p not in m.u:
+            impossible.append(f"demand[{p}]")
+            return pyo.Constraint.Skip
+        return sum(m.x[o] for o in d.offers_of_product[p]) + (m.u[p] if p in m.u else 0) == d.products[p].demand
+
+    m.demand = pyo.Constraint(list(d.products), rule=demand_rule)
     m.award_max = pyo.Constraint(offers, rule=lambda _, s, p: m.x[s, p] <= d.upper((s, p)) * m.y[s, p])
     with_min = [o for o in offers if d.lower(o) > 0]
     m.award_min = pyo.Constraint(with_min, rule=lambda _, s, p: m.x[s, p] >= d.lower((s, p)) * m.y[s, p])
@@ -64,7 +91,9 @@ def build(inst: Instance) -> pyo.ConcreteModel:
         lo = prod.min_suppliers
         hi = prod.max_suppliers
         if isinstance(n, int):  # no offers: only min_suppliers 0 is satisfiable
-            return pyo.Constraint.Feasible if lo == 0 else pyo.Constraint.Infeasible
+            if lo > 0:
+                impossible.append(f"supplier_count[{p}]")
+            return pyo.Constraint.Skip
         if hi is None or hi >= len(d.offers_of_product[p]):
             return pyo.Constraint.Skip if lo == 0 else n >= lo
         return pyo.inequality(lo, n, hi)
@@ -82,17 +111,26 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     def region_rule(_, p, row_product, region):
         r = rows_by_key[(row_product, region)]
         dem = d.products[p].demand
-        flow = sum(m.x[o] for o in d.offers_of_product[p] if d.suppliers[o[0]].region == region)
+        flow = sum(m.x[o] for o in d.offers_in_region.get((p, region), ()))
         if isinstance(flow, int):
-            return pyo.Constraint.Skip if r.min_share == 0 else pyo.Constraint.Infeasible
+            if r.min_share > 0:
+                impossible.append(f"region_share[{p},{row_product},{region}]")
+            return pyo.Constraint.Skip
+        if r.min_share == 0:
+            return flow <= r.max_share * dem
         return pyo.inequality(r.min_share * dem, flow, r.max_share * dem)
 
     m.region_share = pyo.Constraint(region_keys, rule=region_rule)
+    if impossible:
+        m.impossible_names = impossible
+        m.never = pyo.Var(bounds=(0, 0))
+        m.impossible = pyo.Constraint(range(len(impossible)), rule=lambda _, i: m.never >= 1)
 
     # -- all-units tiers -----------------------------------------------------------------
     segments_of: dict[tuple, list] = {}
     for g in segments:
         segments_of.setdefault(g[:2], []).append(g)
+    m.segments_of = segments_of
     m.tier_pick = pyo.Constraint(list(segments_of), rule=lambda _, s, p: (
         sum(m.w[g] for g in segments_of[(s, p)]) == m.y[s, p]))
     m.tier_sum = pyo.Constraint(list(segments_of), rule=lambda _, s, p: (
@@ -119,8 +157,8 @@ def build(inst: Instance) -> pyo.ConcreteModel:
         - sum(m.e[g] for g in surge_of.get((p, w), []))))
 
     # -- objective -----------------------------------------------------------------------
-    untiered = [o for o in offers if o not in segments_of]
-    m.purchase = pyo.Expression(expr=sum(d.offers[o].unit_price * m.x[o] for o in untiered)
+    untiered = [o for o in offers if o not in segments_of]  # one price (a tier from 0 may replace it)
+    m.purchase = pyo.Expression(expr=sum(d.tiers[o][0].unit_price * m.x[o] for o in untiered)
                                 + sum(d.tiers[g[:2]][g[2]].unit_price * m.q[g] for g in segments))
     m.award = pyo.Expression(expr=sum(d.offers[o].award_cost * m.y[o] for o in offers))
     m.fixed = pyo.Expression(expr=sum(d.suppliers[s].fixed_cost * m.z[s] for s in paid_suppliers))
@@ -133,6 +171,19 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     return m
 
 
+def _snap_to_segment(m: pyo.ConcreteModel, key: tuple[str, str], qty: float) -> float:
+    """Put a quantity that lies a rounding error below its chosen tier onto the tier's start.
+
+    HiGHS meets bounds to about 1e-7; a quantity of 999.9999999 in the tier from 1000 must
+    still be priced (by quantity, as the checker does) at that tier.
+    """
+    for g in m.segments_of.get(key, ()):
+        lo = m.seg_bound[g][0]
+        if round(pyo.value(m.w[g])) == 1 and lo - 1e-6 * max(1.0, lo) <= qty < lo:
+            return lo
+    return qty
+
+
 def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
     d: SourcingData = m.data
     val = pyo.value
@@ -142,6 +193,7 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
         if round(val(m.y[s, p])) < 1:
             continue
         qty = max(0.0, float(val(m.x[s, p])))
+        qty = _snap_to_segment(m, (s, p), qty)
         tier = tier_of(d.tiers[(s, p)], qty)
         awards.append({
             "supplier": s, "product": p, "region": d.suppliers[s].region, "quantity": qty,

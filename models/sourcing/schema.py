@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from optimizer.errors import Problem, did_you_mean
 from optimizer.instance import Instance
@@ -19,14 +19,23 @@ class Product(ProductRecord):
     max_supplier_share: Share = Field(1, description="Largest share of demand one supplier may get.")
     min_award_share: Share = Field(0, description="Smallest share of demand an awarded supplier gets.")
 
-    @model_validator(mode="after")
-    def _bounds(self):
-        if self.max_suppliers is not None and self.max_suppliers < self.min_suppliers:
-            raise ValueError(f"max_suppliers {self.max_suppliers} < min_suppliers {self.min_suppliers}")
-        if self.min_award_share > self.max_supplier_share:
-            raise ValueError(f"min_award_share {self.min_award_share:g} > max_supplier_share "
-                             f"{self.max_supplier_share:g}")
-        return self
+    # Bounds that contradict each other are invalid input. Each check sits on the later
+    # field so that the error names it (pydantic has validated the earlier one by then).
+    @field_validator("max_suppliers")
+    @classmethod
+    def _max_not_below_min(cls, value, info: ValidationInfo):
+        low = info.data.get("min_suppliers")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"max_suppliers {value} is below min_suppliers {low}")
+        return value
+
+    @field_validator("min_award_share")
+    @classmethod
+    def _award_share_within_cap(cls, value, info: ValidationInfo):
+        cap = info.data.get("max_supplier_share")
+        if cap is not None and value > cap:
+            raise ValueError(f"min_award_share {value:g} is above max_supplier_share {cap:g}")
+        return value
 
 
 class Supplier(Record):
@@ -54,34 +63,43 @@ class Discount(Record):
 
 
 class RegionLimit(Record):
-    product: Id = Field(description="A product id, or * for every product.")
-    region: Id
-    max_share: Share = 1
-    min_share: Share = 0
+    product: Id = Field(description="A product id, or * for every product (each on its own demand).")
+    region: Id = Field(description="A supplier region label.")
+    max_share: Share = Field(1, description="Most of the product's demand bought in the region.")
+    min_share: Share = Field(0, description="Least of the product's demand bought in the region.")
 
-    @model_validator(mode="after")
-    def _bounds(self):
-        if self.min_share > self.max_share:
-            raise ValueError(f"min_share {self.min_share:g} > max_share {self.max_share:g}")
-        return self
+    @field_validator("min_share")
+    @classmethod
+    def _min_not_above_max(cls, value, info: ValidationInfo):
+        cap = info.data.get("max_share")
+        if cap is not None and value > cap:
+            raise ValueError(f"min_share {value:g} is above max_share {cap:g}")
+        return value
 
 
 class Scenario(Record):
     id: Id
-    probability: Share
+    probability: Share = Field(description="Probability of the scenario; the rest is 'nothing happens'.")
 
 
 class Disruption(Record):
     scenario: Id
-    supplier: Id | None = None
-    region: Id | None = None
-    delivered_fraction: Share
+    supplier: Id | None = Field(None, description="The supplier hit (or give region).")
+    region: Id | None = Field(None, validate_default=True, description="The region hit (or give supplier).")
+    delivered_fraction: Share = Field(description="Share of awarded quantity and of surge capacity delivered.")
 
-    @model_validator(mode="after")
-    def _one_target(self):
-        if (self.supplier is None) == (self.region is None):
-            raise ValueError("give exactly one of supplier or region")
-        return self
+    @field_validator("region")
+    @classmethod
+    def _one_target(cls, value, info: ValidationInfo):
+        if "supplier" not in info.data:
+            return value  # the supplier field itself is invalid; reported there
+        supplier = info.data["supplier"]
+        if supplier is not None and value is not None:
+            raise ValueError(f"give exactly one of supplier or region, not both (supplier '{supplier}', "
+                             f"region '{value}')")
+        if supplier is None and value is None:
+            raise ValueError("give exactly one of supplier or region (neither is given)")
+        return value
 
 
 class SourcingSettings(Settings):
