@@ -1,0 +1,27 @@
+"""rotation: keep a rolling reserve fresh by rotating lots into regular use."""
+
+from optimizer.instance import ModelSpec
+
+from .check import check
+from .schema import TABLES, RotationSettings, validate
+
+
+def solve(instance, options):
+    from optimizer.pipeline import run
+
+    from .diagnose import diagnose
+    from .formulation import build, extract
+
+    return run(instance, options, build, extract, diagnose)
+
+
+MODEL = ModelSpec(
+    kind="rotation",
+    title="Rotate reserve lots into regular use before they expire (targets, lots, outlets, storage)",
+    tables=TABLES,
+    settings=RotationSettings,
+    timed=True,
+    validate=validate,
+    solve=solve,
+    check=check,
+)

@@ -1,0 +1,238 @@
+"""Independent check of a rotation solution from its output tables (no Pyomo).
+
+Every rule is re-derived here from the contract (MODELS.md, "3. rotation") and the
+instance data; nothing is taken from the formulation or its helper module. The lot
+universe is the instance's lots plus one new lot per `purchases` row; every stock level is
+recomputed as initial quantity minus cumulative issues from `schedule`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pandas as pd
+
+from optimizer.checking import close, numeric, require_tables, tol
+from optimizer.instance import Instance
+
+
+def _whole(x: float) -> bool:
+    return math.isfinite(x) and abs(x - round(x)) <= 1e-6
+
+
+def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> list[str]:
+    out = require_tables(tables, {
+        "schedule": ["period", "lot", "product", "outlet", "quantity"],
+        "purchases": ["product", "period_ordered", "period_arriving", "lots", "quantity", "lot", "expiry"],
+        "writeoffs": ["lot", "product", "period", "quantity"],
+    })
+    if out:
+        return out
+    T = int(inst.periods)
+    products = {p.id: p for p in inst["products"]}
+    outlets = {(o.id, o.product): o for o in inst["outlets"]}
+    overrides = {(r.product, r.period): r.target for r in inst["targets"]}
+
+    def target(p: str, t: int) -> float:
+        return overrides.get((p, t), products[p].target)
+
+    # -- the lot universe: lots on hand plus one new lot per purchase row ------------------------
+    lots: dict[str, dict] = {lot.id: {"product": lot.product, "start": 0, "expiry": lot.expiry,
+                                      "initial": float(lot.quantity), "bought": False} for lot in inst["lots"]}
+    purchases = numeric(tables["purchases"], "period_ordered", "period_arriving", "lots", "quantity", "expiry",
+                        "cost", "order_cost")
+    orders: set[tuple[str, int]] = set()
+    purchase_cost = order_cost = 0.0
+    for i, r in enumerate(purchases.itertuples(), start=1):
+        where = f"purchases row {i} (lot {r.lot})"
+        if r.product not in products:
+            out.append(f"{where}: unknown product '{r.product}'")
+            continue
+        prod = products[r.product]
+        numbers = (r.period_ordered, r.period_arriving, r.lots, r.quantity, r.expiry)
+        if not all(_whole(x) for x in numbers[:3]) or not all(math.isfinite(x) for x in numbers):
+            out.append(f"{where}: period_ordered, period_arriving and lots must be whole numbers, quantity and "
+                       f"expiry numbers")
+            continue
+        ordered, arriving, n = int(round(r.period_ordered)), int(round(r.period_arriving)), int(round(r.lots))
+        if not 0 <= ordered < T:
+            out.append(f"{where}: ordered in period {ordered}, outside 0..{T - 1}")
+        if arriving != ordered + prod.lead_time:
+            out.append(f"{where}: arrives in {arriving}, but ordered in {ordered} with lead_time {prod.lead_time} "
+                       f"it arrives in {ordered + prod.lead_time}")
+        if not 0 <= arriving < T:
+            out.append(f"{where}: arrives in period {arriving}, outside the horizon 0..{T - 1}")
+        if n < 1:
+            out.append(f"{where}: {n} lots; a purchase row buys at least one lot")
+        if not close(r.quantity, n * prod.lot_size, tol(r.quantity)):
+            out.append(f"{where}: quantity {r.quantity:,.4f} is not {n} whole lots of {prod.lot_size:g}")
+        if not close(r.expiry, arriving + prod.shelf_life, 1e-9):
+            out.append(f"{where}: expiry {r.expiry:g}, but arriving in {arriving} with shelf_life "
+                       f"{prod.shelf_life} it expires in {arriving + prod.shelf_life}")
+        if (r.product, ordered) in orders:
+            out.append(f"{where}: a second order of {r.product} in period {ordered}")
+        orders.add((r.product, ordered))
+        if r.lot in lots:
+            out.append(f"{where}: lot id '{r.lot}' is already used by another lot")
+            continue
+        quantity = n * prod.lot_size
+        cost = prod.unit_cost * quantity
+        if "cost" in purchases and not close(r.cost, cost, tol(cost)):
+            out.append(f"{where}: cost {r.cost:,.4f}, but {quantity:,.4f} units at {prod.unit_cost:g} make {cost:,.4f}")
+        purchase_cost += cost
+        order_cost += prod.order_cost
+        lots[r.lot] = {"product": r.product, "start": arriving, "expiry": arriving + prod.shelf_life,
+                       "initial": quantity, "bought": True}
+
+    # -- issues: windows, outlet capacity ----------------------------------------------------
+    schedule = numeric(tables["schedule"], "period", "quantity")
+    if "action" in schedule:
+        issue_rows = schedule[schedule["action"] == "issue"]
+        scheduled_writeoffs = schedule[schedule["action"] == "write_off"]
+        other = set(schedule["action"]) - {"issue", "write_off"}
+        if other:
+            out.append(f"schedule has unknown action(s) {', '.join(sorted(other))}")
+    else:
+        issue_rows, scheduled_writeoffs = schedule, schedule.iloc[0:0]
+    issued: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    shipped: dict[tuple[str, str, int], float] = defaultdict(float)
+    revenue = 0.0
+    for r in issue_rows.itertuples():
+        where = f"issue of {r.quantity:g} from lot {r.lot} to {r.outlet} in period {r.period:g}"
+        if not _whole(r.period) or not 0 <= r.period < T:
+            out.append(f"{where}: period is not a whole number within 0..{T - 1}")
+            continue
+        t = int(round(r.period))
+        lot = lots.get(r.lot)
+        if lot is None:
+            out.append(f"{where}: no such lot (neither on hand nor bought)")
+            continue
+        if r.product != lot["product"]:
+            out.append(f"{where}: the lot holds {lot['product']}, the row says {r.product}")
+        key = (r.outlet, lot["product"])
+        if key not in outlets:
+            out.append(f"{where}: outlet {r.outlet} does not take {lot['product']}")
+            continue
+        if not math.isfinite(r.quantity) or r.quantity < -tol(0):
+            out.append(f"{where}: quantity must be a number >= 0")
+            continue
+        if t < lot["start"]:
+            out.append(f"{where}: the lot is only on hand from period {lot['start']}")
+        if t >= lot["expiry"]:
+            out.append(f"{where}: at or after the lot's expiry {lot['expiry']}")
+        elif lot["expiry"] - t < outlets[key].min_remaining_life:
+            out.append(f"{where}: {lot['expiry'] - t} periods of life left, the outlet accepts "
+                       f"{outlets[key].min_remaining_life} or more")
+        issued[r.lot][t] += r.quantity
+        shipped[(r.outlet, lot["product"], t)] += r.quantity
+        revenue += outlets[key].price * r.quantity
+    for (o, p, t), q in shipped.items():
+        cap = outlets[(o, p)].capacity
+        if q > cap + tol(cap):
+            out.append(f"outlet {o} takes {q:,.4f} of {p} in period {t}, above its capacity {cap:,.4f}")
+
+    # -- stock levels, write-offs, floor, storage --------------------------------------------
+    stock_pt: dict[tuple[str, int], float] = defaultdict(float)
+    usable_pt: dict[tuple[str, int], float] = defaultdict(float)
+    volume_t: dict[int, float] = defaultdict(float)
+    expected_writeoff: dict[str, tuple[int, float]] = {}
+    end_stock: dict[str, float] = {}
+    holding = 0.0
+    for l, lot in lots.items():
+        prod = products[lot["product"]]
+        level = lot["initial"]
+        last = min(lot["expiry"], T)
+        for t in range(lot["start"], last):
+            level -= issued[l].get(t, 0.0) if l in issued else 0.0
+            if level < -tol(lot["initial"]):
+                out.append(f"lot {l}: stock {level:,.4f} < 0 at the end of period {t}")
+            stock_pt[(lot["product"], t)] += level
+            if lot["expiry"] - (t + 1) >= prod.min_remaining_life:
+                usable_pt[(lot["product"], t)] += level
+            volume_t[t] += prod.storage_volume * level
+            holding += prod.holding_cost * level
+        if lot["expiry"] <= lot["start"]:
+            expected_writeoff[l] = (lot["start"], lot["initial"])
+            end_stock[l] = 0.0
+        elif lot["expiry"] < T:
+            expected_writeoff[l] = (lot["expiry"], level)
+            end_stock[l] = 0.0
+        else:
+            end_stock[l] = level
+    for p in products:
+        for t in range(T):
+            need = target(p, t)
+            have = usable_pt.get((p, t), 0.0)
+            if need > 0 and have < need - tol(need):
+                out.append(f"{p}: usable stock {have:,.4f} at the end of period {t} is below the target {need:,.4f}")
+    cap = inst.settings.storage_capacity
+    if cap is not None:
+        for t, v in sorted(volume_t.items()):
+            if v > cap + tol(cap):
+                out.append(f"storage: {v:,.4f} m³ at the end of period {t}, above storage_capacity {cap:,.4f}")
+
+    writeoffs = numeric(tables["writeoffs"], "period", "quantity", "cost")
+    reported: dict[str, tuple[float, float]] = {}
+    for r in writeoffs.itertuples():
+        if r.lot in reported:
+            out.append(f"writeoffs: lot {r.lot} listed twice")
+        if r.lot not in lots:
+            out.append(f"writeoffs: no such lot {r.lot}")
+            continue
+        reported[r.lot] = (r.period, r.quantity)
+        if "cost" in writeoffs:
+            cost = products[lots[r.lot]["product"]].disposal_cost * r.quantity
+            if not close(r.cost, cost, tol(cost)):
+                out.append(f"writeoffs: lot {r.lot} cost {r.cost:,.4f}, disposal_cost × quantity is {cost:,.4f}")
+    disposal = 0.0
+    for l, (t, q) in expected_writeoff.items():
+        disposal += products[lots[l]["product"]].disposal_cost * max(0.0, q)
+        got_t, got_q = reported.get(l, (t, 0.0))
+        if not close(got_q, q, tol(q, lots[l]["initial"])):
+            out.append(f"lot {l}: {q:,.4f} left at its expiry must be written off in period {t}, writeoffs says "
+                       f"{got_q:,.4f}")
+        elif got_q > tol(0) and got_t != t:
+            out.append(f"lot {l}: written off in period {got_t:g}, its expiry makes it period {t}")
+    for l in set(reported) - set(expected_writeoff):
+        if reported[l][1] > tol(0):
+            out.append(f"lot {l}: written off but it is still usable at the end of the horizon")
+    if len(scheduled_writeoffs):
+        sched = numeric(scheduled_writeoffs, "quantity").groupby("lot")["quantity"].sum()
+        for l, q in sched.items():
+            if not close(q, reported.get(l, (0, 0.0))[1], tol(q)):
+                out.append(f"schedule write-off of lot {l} ({q:,.4f}) differs from the writeoffs table")
+
+    # -- reported profile and lot tables, when present, must match the recomputation ---------
+    if "stock" in tables and {"product", "period", "usable", "total"} <= set(tables["stock"].columns):
+        st = numeric(tables["stock"], "period", "usable", "total")
+        for r in st.itertuples():
+            key = (r.product, int(r.period)) if _whole(r.period) else None
+            if key is None:
+                continue
+            for col, truth in (("usable", usable_pt.get(key, 0.0)), ("total", stock_pt.get(key, 0.0))):
+                if not close(getattr(r, col), truth, tol(truth)):
+                    out.append(f"stock table: {col} of {key[0]} in period {key[1]} is {getattr(r, col):,.4f}, "
+                               f"recomputed {truth:,.4f}")
+    if "lots" in tables and {"lot", "initial", "end_stock"} <= set(tables["lots"].columns):
+        lt = numeric(tables["lots"], "initial", "end_stock")
+        for r in lt.itertuples():
+            if r.lot in lots:
+                for col, truth in (("initial", lots[r.lot]["initial"]), ("end_stock", end_stock[r.lot])):
+                    if not close(getattr(r, col), truth, tol(truth)):
+                        out.append(f"lots table: {col} of lot {r.lot} is {getattr(r, col):,.4f}, recomputed {truth:,.4f}")
+
+    # -- objective terms -----------------------------------------------------------------------
+    shipment = sum(outlets[(o, p)].shipment_cost for (o, p, t), q in shipped.items() if q > 0)
+    recomputed = {"purchase": purchase_cost, "order": order_cost, "holding": holding, "disposal": disposal,
+                  "shipment": shipment, "revenue": -revenue}
+    terms = summary.get("objective_terms", {})
+    for name, value in recomputed.items():
+        if name not in terms:
+            out.append(f"objective_terms lacks '{name}'")
+        elif not close(float(terms[name]), value, tol(value, summary["objective"])):
+            out.append(f"objective term {name}: summary {terms[name]:,.6f}, recomputed {value:,.6f}")
+    total = sum(recomputed.values())
+    if not close(total, summary["objective"], tol(total, summary["objective"])):
+        out.append(f"objective {summary['objective']:,.6f} but the tables give {total:,.6f}")
+    return out

@@ -1,0 +1,144 @@
+"""Derived rotation data shared by the formulation and the diagnosis.
+
+Pure Python: the windows of a lot (alive, issuable to an outlet, usable toward the
+target) and the candidate purchase lots are defined here once. The checker does not use
+this module: it re-derives every rule from the contract on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from optimizer.instance import Instance
+
+
+@dataclass(frozen=True)
+class LotInfo:
+    """A lot on hand at the start (quantity known) or a candidate purchase (quantity decided).
+
+    start: first period the lot is on hand (0, or the arrival period of a purchase).
+    expiry: first period in which it is no longer usable (written off at its start).
+    """
+
+    id: str
+    product: str
+    start: int
+    expiry: int
+    quantity: float | None = None  # None: a purchase lot, lot_size * n units
+    ordered: int | None = None  # order period of a purchase lot
+
+    @property
+    def bought(self) -> bool:
+        return self.quantity is None
+
+    def alive(self, periods: int) -> range:
+        """Periods at whose end the lot holds stock (start <= t < expiry, within the horizon)."""
+        return range(self.start, max(self.start, min(self.expiry, periods)))
+
+    def issuable(self, periods: int, min_remaining_life: int) -> range:
+        """Periods t it may be issued to an outlet: t < expiry and expiry - t >= the outlet's minimum."""
+        return range(self.start, max(self.start, min(self.expiry, periods, self.expiry - min_remaining_life + 1)))
+
+    def usable(self, periods: int, min_remaining_life: int) -> range:
+        """Periods t at whose end it counts toward the target: expiry - (t + 1) >= the product's minimum."""
+        return range(self.start, max(self.start, min(self.expiry, periods, self.expiry - min_remaining_life)))
+
+    def writeoff_period(self, periods: int) -> int | None:
+        """Period in which what is left is written off; None if it outlives the horizon."""
+        if self.expiry <= self.start:
+            return self.start  # expired before it was ever on hand (a lot with expiry <= 0)
+        return self.expiry if self.expiry < periods else None
+
+
+class RotationData:
+    """Indexed views of a validated rotation instance."""
+
+    def __init__(self, inst: Instance):
+        self.inst = inst
+        self.T: int = int(inst.periods)
+        self.products = {p.id: p for p in inst["products"]}
+        self.settings = inst.settings
+        self._targets = {(t.product, t.period): t.target for t in inst["targets"]}
+        self.outlets = {(o.id, o.product): o for o in inst["outlets"]}
+
+    def target(self, product: str, period: int) -> float:
+        """Usable units required at the end of `period` (a targets row overrides the product's)."""
+        return self._targets.get((product, period), self.products[product].target)
+
+    @cached_property
+    def outlets_of(self) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list] = {p: [] for p in self.products}
+        for key in self.outlets:
+            out[key[1]].append(key)
+        return out
+
+    @cached_property
+    def existing(self) -> list[LotInfo]:
+        return [LotInfo(lot.id, lot.product, 0, lot.expiry, float(lot.quantity)) for lot in self.inst["lots"]]
+
+    @cached_property
+    def candidates(self) -> list[LotInfo]:
+        """One candidate purchase lot per product and order period whose arrival lies in the horizon."""
+        taken = {lot.id for lot in self.inst["lots"]}
+        out = []
+        for p, prod in self.products.items():
+            for o in range(0, self.T - prod.lead_time):
+                arrival = o + prod.lead_time
+                out.append(LotInfo(unique_id(f"{p}@order{o}", taken), p, arrival, arrival + prod.shelf_life,
+                                   None, o))
+        return out
+
+    @cached_property
+    def max_lots(self) -> dict[str, int]:
+        """Most lots worth buying in one order (candidate lot id -> n).
+
+        A purchase lot larger than the largest target it can count toward plus everything
+        the outlets can take from it could lose `lot_size` units without breaking a rule
+        and without raising a cost, so floor((target + outlet capacity) / lot_size) + 1
+        lots keeps an optimal plan. Candidates with nothing to serve get 0 (left out).
+        """
+        out = {}
+        for lot in self.candidates:
+            prod = self.products[lot.product]
+            usable = lot.usable(self.T, prod.min_remaining_life)
+            top = max((self.target(lot.product, t) for t in usable), default=0.0)
+            capacity = sum(self.outlets[k].capacity * len(lot.issuable(self.T, self.outlets[k].min_remaining_life))
+                           for k in self.outlets_of[lot.product])
+            out[lot.id] = 0 if top + capacity <= 0 else int(math.floor((top + capacity) / prod.lot_size)) + 1
+        return out
+
+    @cached_property
+    def lots(self) -> list[LotInfo]:
+        """Every lot the model carries: the existing ones and the purchase candidates worth having."""
+        return self.existing + [c for c in self.candidates if self.max_lots[c.id] > 0]
+
+    def initial_upper(self, lot: LotInfo) -> float:
+        """Largest initial quantity of a lot."""
+        if lot.quantity is not None:
+            return lot.quantity
+        return self.max_lots[lot.id] * self.products[lot.product].lot_size
+
+
+def unique_id(base: str, taken: set[str]) -> str:
+    """`base`, or `base~2`, `base~3`, ... if an existing lot already has that id."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}~{k}"
+    taken.add(name)
+    return name
+
+
+# Remaining-life bands of the stock-age profile: (label, lowest, highest) in periods left
+# after the end of the period; the last band is open.
+LIFE_BANDS = (("life_0_3", 0, 3), ("life_4_12", 4, 12), ("life_13_25", 13, 25), ("life_26_51", 26, 51),
+              ("life_52_plus", 52, None))
+
+
+def life_band(remaining: int) -> str:
+    for label, lo, hi in LIFE_BANDS:
+        if remaining >= lo and (hi is None or remaining <= hi):
+            return label
+    return LIFE_BANDS[0][0]

@@ -1,0 +1,304 @@
+"""The rotation MIP in Pyomo (see docs/rotation.md) and its result tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from optimizer.instance import Instance
+from optimizer.pipeline import Extracted
+from optimizer.solver import Solution
+
+from .data import LIFE_BANDS, LotInfo, RotationData, life_band
+
+# Issues below this many units are solver noise: they are dropped before the tables are
+# written, and every table and objective term is computed from what is written.
+ISSUE_EPS = 1e-6
+
+
+class Index:
+    """The sparse index sets of one instance, grouped once so that no rule filters a grid."""
+
+    def __init__(self, d: RotationData):
+        T = d.T
+        self.lots = {lot.id: lot for lot in d.lots}
+        self.stock = [(lot.id, t) for lot in d.lots for t in lot.alive(T)]
+        self.issue = []
+        for lot in d.lots:
+            for key in d.outlets_of[lot.product]:
+                out = d.outlets[key]
+                if out.capacity > 0:
+                    self.issue.extend((lot.id, key[0], t) for t in lot.issuable(T, out.min_remaining_life))
+        self.issues_of_lot_period = defaultdict(list)  # (lot, t) -> issue keys
+        self.issues_of_outlet_period = defaultdict(list)  # (outlet, product, t) -> issue keys
+        for key in self.issue:
+            lot = self.lots[key[0]]
+            self.issues_of_lot_period[(key[0], key[2])].append(key)
+            self.issues_of_outlet_period[(key[1], lot.product, key[2])].append(key)
+        self.usable_of = defaultdict(list)  # (product, t) -> lot ids counting toward the target
+        for lot in d.lots:
+            for t in lot.usable(T, d.products[lot.product].min_remaining_life):
+                self.usable_of[(lot.product, t)].append(lot.id)
+        self.stock_of_period = defaultdict(list)  # t -> stock keys
+        for key in self.stock:
+            self.stock_of_period[key[1]].append(key)
+        self.purchases = [lot.id for lot in d.lots if lot.bought]
+        self.floors = [(p, t) for p in d.products for t in range(T) if d.target(p, t) > 0]
+
+
+def build(inst: Instance) -> pyo.ConcreteModel:
+    d = RotationData(inst)
+    ix = Index(d)
+    m = pyo.ConcreteModel(name=inst.name)
+    m.data, m.ix = d, ix
+    T, lots = d.T, ix.lots
+
+    def prod(lot_id: str):
+        return d.products[lots[lot_id].product]
+
+    # -- variables -------------------------------------------------------------------------
+    m.n = pyo.Var(ix.purchases, domain=pyo.NonNegativeIntegers, bounds=lambda _, l: (0, d.max_lots[l]))
+    m.stock = pyo.Var(ix.stock, domain=pyo.NonNegativeReals,
+                      bounds=lambda _, l, t: (0, d.initial_upper(lots[l])))
+
+    def issue_bounds(_, l, o, t):
+        return 0, min(d.outlets[(o, lots[l].product)].capacity, d.initial_upper(lots[l]))
+
+    m.issue = pyo.Var(ix.issue, domain=pyo.NonNegativeReals, bounds=issue_bounds)
+    ordered = [l for l in ix.purchases if prod(l).order_cost > 0]
+    m.order = pyo.Var(ordered, domain=pyo.Binary)
+    shipped = [k for k in ix.issues_of_outlet_period if d.outlets[k[:2]].shipment_cost > 0]
+    m.ship = pyo.Var(shipped, domain=pyo.Binary)
+
+    def initial(lot: LotInfo):
+        return lot.quantity if lot.quantity is not None else d.products[lot.product].lot_size * m.n[lot.id]
+
+    # -- lot balances: stock[t] = stock[t-1] (or the initial quantity) - issues[t] -------------
+    def balance_rule(_, l, t):
+        lot = lots[l]
+        before = initial(lot) if t == lot.start else m.stock[l, t - 1]
+        return m.stock[l, t] == before - sum(m.issue[k] for k in ix.issues_of_lot_period.get((l, t), ()))
+
+    m.balance = pyo.Constraint(ix.stock, rule=balance_rule)
+
+    # -- outlet capacity; a shipment indicator where shipping costs something ------------------
+    def capacity_rule(_, o, p, t):
+        keys = ix.issues_of_outlet_period[(o, p, t)]
+        cap = d.outlets[(o, p)].capacity
+        if (o, p, t) in m.ship:
+            return sum(m.issue[k] for k in keys) <= cap * m.ship[o, p, t]  # M = capacity: the tightest valid
+        if len(keys) == 1:
+            return pyo.Constraint.Skip  # the variable's bound already says it
+        return sum(m.issue[k] for k in keys) <= cap
+
+    m.outlet_capacity = pyo.Constraint(list(ix.issues_of_outlet_period), rule=capacity_rule)
+    # Per-lot strengthening of the shipment big-M: an existing lot smaller than the outlet's
+    # capacity can ship at most its quantity in a period with a shipment.
+    small = [k for k in ix.issue if (k[1], lots[k[0]].product, k[2]) in m.ship
+             and not lots[k[0]].bought and lots[k[0]].quantity < d.outlets[(k[1], lots[k[0]].product)].capacity]
+    m.shipment_lot = pyo.Constraint(small, rule=lambda _, l, o, t: (
+        m.issue[l, o, t] <= lots[l].quantity * m.ship[o, lots[l].product, t]))
+
+    # -- orders: n > 0 only with an order placed ---------------------------------------------
+    m.order_link = pyo.Constraint(ordered, rule=lambda _, l: m.n[l] <= d.max_lots[l] * m.order[l])
+
+    # -- usable-stock floor at the end of every period ----------------------------------------
+    def floor_rule(_, p, t):
+        usable = ix.usable_of.get((p, t), [])
+        if not usable:
+            return pyo.Constraint.Infeasible
+        return sum(m.stock[l, t] for l in usable) >= d.target(p, t)
+
+    m.floor = pyo.Constraint(ix.floors, rule=floor_rule)
+
+    # -- storage on end-of-period stock --------------------------------------------------------
+    cap = d.settings.storage_capacity
+    volume_periods = []
+    if cap is not None:
+        volume_periods = [t for t in range(T)
+                          if any(prod(l).storage_volume > 0 for (l, _) in ix.stock_of_period.get(t, ()))]
+    m.storage = pyo.Constraint(volume_periods, rule=lambda _, t: (
+        sum(prod(l).storage_volume * m.stock[l, t] for (l, _) in ix.stock_of_period[t]
+            if prod(l).storage_volume > 0) <= cap))
+
+    # -- objective terms -----------------------------------------------------------------------
+    m.purchase = pyo.Expression(expr=sum(prod(l).unit_cost * prod(l).lot_size * m.n[l] for l in ix.purchases))
+    m.order_cost = pyo.Expression(expr=sum(prod(l).order_cost * m.order[l] for l in ordered))
+    m.holding = pyo.Expression(expr=sum(prod(l).holding_cost * m.stock[l, t] for (l, t) in ix.stock
+                                        if prod(l).holding_cost > 0))
+    disposal = 0.0
+    for lot in lots.values():
+        period = lot.writeoff_period(T)
+        cost = d.products[lot.product].disposal_cost
+        if period is None or cost == 0:
+            continue
+        disposal = disposal + cost * (lot.quantity if period == lot.start else m.stock[lot.id, period - 1])
+    m.disposal = pyo.Expression(expr=disposal)
+    m.shipment = pyo.Expression(expr=sum(d.outlets[k[:2]].shipment_cost * m.ship[k] for k in shipped))
+    m.revenue = pyo.Expression(expr=-sum(d.outlets[(o, lots[l].product)].price * m.issue[l, o, t]
+                                         for (l, o, t) in ix.issue if d.outlets[(o, lots[l].product)].price > 0))
+    m.objective = pyo.Objective(expr=m.purchase + m.order_cost + m.holding + m.disposal + m.shipment + m.revenue)
+    return m
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+def evaluate(d: RotationData, issues: dict[tuple[str, str, int], float], bought: dict[str, int]) -> dict:
+    """Every table and term of a plan given its issues (lot, outlet, t) and lots bought per candidate."""
+    T = d.T
+    lots = {lot.id: lot for lot in d.lots}
+    initial = {}
+    for l, lot in lots.items():
+        if lot.bought:
+            if bought.get(l, 0) > 0:
+                initial[l] = bought[l] * d.products[lot.product].lot_size
+        else:
+            initial[l] = lot.quantity
+    out_by_lot_period = defaultdict(float)
+    for (l, o, t), q in issues.items():
+        out_by_lot_period[(l, t)] += q
+
+    stock: dict[tuple[str, int], float] = {}
+    written: dict[str, tuple[int, float]] = {}
+    end_stock: dict[str, float] = {}
+    for l, q0 in initial.items():
+        lot = lots[l]
+        level = q0
+        for t in lot.alive(T):
+            level -= out_by_lot_period.get((l, t), 0.0)
+            stock[(l, t)] = level
+        period = lot.writeoff_period(T)
+        if period is not None:
+            written[l] = (period, q0 if period == lot.start else level)
+            end_stock[l] = 0.0
+        else:
+            end_stock[l] = level
+    return {"lots": lots, "initial": initial, "stock": stock, "written": written, "end_stock": end_stock}
+
+
+def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
+    d: RotationData = m.data
+    T = d.T
+    val = pyo.value
+    issues = {}
+    for key in m.issue:
+        q = float(val(m.issue[key]))
+        if q > ISSUE_EPS:
+            issues[key] = q
+    bought = {l: int(round(val(m.n[l]))) for l in m.n}
+    ev = evaluate(d, issues, bought)
+    lots, initial, stock, written = ev["lots"], ev["initial"], ev["stock"], ev["written"]
+
+    # schedule: issues, then write-offs
+    schedule = []
+    for (l, o, t), q in issues.items():
+        lot = lots[l]
+        price = d.outlets[(o, lot.product)].price
+        schedule.append({"period": t, "lot": l, "product": lot.product, "outlet": o, "action": "issue",
+                         "quantity": q, "remaining_life": lot.expiry - t, "price": price, "revenue": q * price})
+    writeoffs = []
+    for l, (t, q) in written.items():
+        if q <= ISSUE_EPS:
+            continue
+        lot = lots[l]
+        cost = d.products[lot.product].disposal_cost
+        writeoffs.append({"lot": l, "product": lot.product, "period": t, "quantity": q, "expiry": lot.expiry,
+                          "source": "purchase" if lot.bought else "existing", "disposal_cost": cost,
+                          "cost": q * cost})
+        schedule.append({"period": t, "lot": l, "product": lot.product, "outlet": "", "action": "write_off",
+                         "quantity": q, "remaining_life": lot.expiry - t, "price": 0.0, "revenue": 0.0})
+    schedule = pd.DataFrame(schedule, columns=["period", "lot", "product", "outlet", "action", "quantity",
+                                               "remaining_life", "price", "revenue"])
+    schedule = schedule.sort_values(["period", "product", "action", "lot", "outlet"], kind="stable")
+    writeoffs = pd.DataFrame(writeoffs, columns=["lot", "product", "period", "quantity", "expiry", "source",
+                                                 "disposal_cost", "cost"]).sort_values(["period", "product", "lot"])
+
+    purchases = []
+    for l, n in bought.items():
+        if n <= 0:
+            continue
+        lot = lots[l]
+        p = d.products[lot.product]
+        purchases.append({"product": lot.product, "period_ordered": lot.ordered, "period_arriving": lot.start,
+                          "lots": n, "lot_size": p.lot_size, "quantity": n * p.lot_size, "lot": l,
+                          "expiry": lot.expiry, "unit_cost": p.unit_cost, "cost": n * p.lot_size * p.unit_cost,
+                          "order_cost": p.order_cost})
+    purchases = pd.DataFrame(purchases, columns=["product", "period_ordered", "period_arriving", "lots", "lot_size",
+                                                 "quantity", "lot", "expiry", "unit_cost", "cost", "order_cost"])
+    purchases = purchases.sort_values(["period_ordered", "product"], kind="stable")
+
+    # shipments per outlet, product and period
+    shipped = defaultdict(float)
+    for (l, o, t), q in issues.items():
+        shipped[(o, lots[l].product, t)] += q
+    shipments = pd.DataFrame(
+        [{"outlet": o, "product": p, "period": t, "quantity": q, "capacity": d.outlets[(o, p)].capacity,
+          "revenue": q * d.outlets[(o, p)].price, "shipment_cost": d.outlets[(o, p)].shipment_cost}
+         for (o, p, t), q in sorted(shipped.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0]))],
+        columns=["outlet", "product", "period", "quantity", "capacity", "revenue", "shipment_cost"])
+
+    # stock-age profile per product and period
+    profile = {(p, t): {"total": 0.0, "usable": 0.0, "volume": 0.0, "life_units": 0.0,
+                        **{b[0]: 0.0 for b in LIFE_BANDS}} for p in d.products for t in range(T)}
+    for (l, t), q in stock.items():
+        lot = lots[l]
+        prod = d.products[lot.product]
+        row = profile[(lot.product, t)]
+        remaining = lot.expiry - (t + 1)
+        row["total"] += q
+        if remaining >= prod.min_remaining_life:
+            row["usable"] += q
+        row["volume"] += q * prod.storage_volume
+        row["life_units"] += q * remaining
+        row[life_band(remaining)] += q
+    stock_rows = []
+    for (p, t), row in profile.items():
+        target = d.target(p, t)
+        life_units = row.pop("life_units")
+        stock_rows.append({"product": p, "period": t, "target": target, "usable": row["usable"],
+                           "total": row["total"], "unusable": row["total"] - row["usable"],
+                           "margin": row["usable"] - target, "volume": row["volume"],
+                           "average_remaining_life": life_units / row["total"] if row["total"] > 0 else None,
+                           **{b[0]: row[b[0]] for b in LIFE_BANDS}})
+    stock_table = pd.DataFrame(stock_rows)
+
+    issued_of = defaultdict(float)
+    for (l, o, t), q in issues.items():
+        issued_of[l] += q
+    lot_rows = []
+    for l, q0 in initial.items():
+        lot = lots[l]
+        lot_rows.append({"lot": l, "product": lot.product, "source": "purchase" if lot.bought else "existing",
+                         "available_from": lot.start, "expiry": lot.expiry, "initial": q0, "issued": issued_of[l],
+                         "written_off": written.get(l, (None, 0.0))[1], "end_stock": ev["end_stock"][l]})
+    lot_table = pd.DataFrame(lot_rows, columns=["lot", "product", "source", "available_from", "expiry", "initial",
+                                                "issued", "written_off", "end_stock"])
+
+    terms = {
+        "purchase": float(purchases["cost"].sum()),
+        "order": float(purchases["order_cost"].sum()),
+        "holding": sum(d.products[lots[l].product].holding_cost * q for (l, t), q in stock.items()),
+        "disposal": sum(d.products[lots[l].product].disposal_cost * q for l, (t, q) in written.items()),
+        "shipment": float(sum(shipments["shipment_cost"])),
+        "revenue": -float(sum(shipments["revenue"])),
+    }
+    total_units = sum(stock.values())
+    life_units = sum(q * (lots[l].expiry - (t + 1)) for (l, t), q in stock.items())
+    kpis = {
+        "units_bought": float(purchases["quantity"].sum()),
+        "orders": len(purchases),
+        "units_rotated": float(sum(issues.values())),
+        "units_written_off": float(sum(q for _, q in written.values())),
+        "units_written_off_at_start": float(sum(q for l, (t, q) in written.items() if lots[l].expiry <= 0)),
+        "revenue": float(sum(shipments["revenue"])),
+        "shipments": len(shipments),
+        "average_remaining_life": life_units / total_units if total_units > 0 else None,
+        "min_usable_margin": float(stock_table.loc[stock_table["target"] > 0, "margin"].min())
+        if (stock_table["target"] > 0).any() else None,
+        "peak_storage_volume": float(stock_table.groupby("period")["volume"].sum().max()) if len(stock_table) else 0.0,
+    }
+    return Extracted(terms, kpis, {"schedule": schedule, "purchases": purchases, "writeoffs": writeoffs,
+                                   "stock": stock_table, "lots": lot_table, "shipments": shipments})
