@@ -154,6 +154,21 @@ def examples(name, destination):
     click.echo(f"copied to {copied.parent}; solve it with: stockpile solve {copied} --out results")
 
 
+@main.command()
+@click.argument("kind", required=False)
+@guarded
+def fields(kind):
+    """Print the tables, fields, types and defaults of KIND (all models if omitted)."""
+    from models import known_kinds
+
+    from .errors import Problem, did_you_mean
+    from .reference import markdown
+
+    if kind is not None and kind not in known_kinds():
+        raise InputError(Problem(f"unknown kind '{kind}'" + did_you_mean(kind, known_kinds())))
+    click.echo(markdown([kind] if kind else None), nl=False)
+
+
 def render_summary(result: Result) -> str:
     """A short human-readable summary of a result."""
     lines = [f"{result.kind} '{result.name}': {result.status.value}"]
