@@ -143,10 +143,19 @@ def compile_model(model) -> Compiled:
     return Compiled(lp, columns, row_constraints, row_index, num_int, time.perf_counter() - start)
 
 
+_scheduler_threads: int | None = None  # thread count of HiGHS's process-wide pool
+
+
 def make_highs(compiled: Compiled, options: SolveOptions):
     """A Highs object holding the compiled model with the user's options applied."""
     import highspy
 
+    global _scheduler_threads
+    if options.threads != _scheduler_threads:
+        # HiGHS keeps one thread pool per process, sized by the first solve; a different
+        # thread count needs a fresh pool or HiGHS refuses to run.
+        highspy.Highs.resetGlobalScheduler(True)
+        _scheduler_threads = options.threads
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(options.verbose))
     if options.time_limit is not None:

@@ -121,3 +121,14 @@ def test_pipeline_falls_back_to_the_relaxation_when_no_rule_explains(monkeypatch
     result = pipeline.run(inst, QUIET, build, lambda *a: Extracted({}), lambda _: None)
     assert result.status is Status.INFEASIBLE and result.exit_code == 1
     assert "floor (by 2)" in result.reason
+
+
+def test_changing_the_thread_count_between_solves_in_one_process():
+    # HiGHS sizes one thread pool per process; a later solve with another count must still run.
+    m = pyo.ConcreteModel()
+    m.v = pyo.Var(["a", "b"], domain=pyo.Binary)
+    m.c = pyo.Constraint(expr=m.v["a"] + m.v["b"] <= 1)
+    m.obj = pyo.Objective(expr=-(2 * m.v["a"] + 3 * m.v["b"]))
+    for threads in (2, 1, None, 1):
+        sol = solve_model(m, SolveOptions(threads=threads, progress=False))
+        assert sol.status is Status.OPTIMAL and sol.objective == pytest.approx(-3)
