@@ -169,6 +169,41 @@ def fields(kind):
     click.echo(markdown([kind] if kind else None), nl=False)
 
 
+@main.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("--set", "sets", multiple=True, required=True, metavar="PATH=V1,V2,...",
+              help="An input and its values: settings.<key>, <table>.<row id|*>.<field>, periods. "
+                   "Repeat for a grid of every combination.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder for sweep.csv and one results folder per point (created if missing).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Points solved at once, each in its own process  [default: min(points, cores)].")
+@solver_options
+@guarded
+def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method, verbose):
+    """Solve INSTANCE once per value of --set and tabulate the results in --out/sweep.csv.
+
+    Example: stockpile sweep instance.yaml --set settings.budget=1e6,2e6,5e6 --out curve
+
+    Each point is solved with one solver thread (unless --threads says otherwise).
+    Exit code 0 when every point solved, 1 when some point is infeasible, 3 on errors.
+    """
+    from . import sweep as sweeping
+
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
+                           lp_method=lp_method, progress=False)
+
+    def progress(done, total, row):
+        objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""
+        reason = f" ({row['reason']})" if row.get("reason") else ""
+        click.echo(f"[{done}/{total}] {row['point']}: {row['status']}{objective}{reason}", err=True)
+
+    result = sweeping.run(instance, list(sets), out, options, workers=workers, on_point=progress)
+    click.echo(result.frame.drop(columns=["reason"]).to_string(index=False))
+    click.echo(f"wrote {result.csv} and {len(result.points)} result folders")
+    sys.exit(result.exit_code)
+
+
 def render_summary(result: Result) -> str:
     """A short human-readable summary of a result."""
     lines = [f"{result.kind} '{result.name}': {result.status.value}"]
