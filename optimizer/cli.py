@@ -204,6 +204,15 @@ def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method,
     sys.exit(result.exit_code)
 
 
+def _number(value: float) -> str:
+    """Readable figures: thousands separators for large numbers, 6 significant digits else."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.6g}"
+
+
 def render_summary(result: Result) -> str:
     """A short human-readable summary of a result."""
     lines = [f"{result.kind} '{result.name}': {result.status.value}"]
@@ -216,8 +225,10 @@ def render_summary(result: Result) -> str:
         lines.append("  kpis")
         for key, value in result.kpis.items():
             if isinstance(value, float):
-                value = f"{value:,.6g}"
-            elif isinstance(value, (dict, list)):
+                value = _number(value)
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k} {_number(v) if isinstance(v, float) else v}" for k, v in value.items())
+            elif isinstance(value, list):
                 value = json.dumps(value)
             lines.append(f"    {key:<28s} {value}")
     if result.reason:
