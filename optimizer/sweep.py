@@ -12,8 +12,9 @@ its default applies. Several `--set` options span a grid: every combination is a
 Each point edits a copy of the loaded `loader.Document`, is validated again by
 `loader.validate` (all points before any solve, so a bad value stops the sweep at once),
 then solved in its own worker process with one solver thread. Results: one folder per
-point, `DIR/<path>=<value>[,<path>=<value>...]/`, with the usual summary.json and tables,
-and `DIR/sweep.csv` with one row per point.
+point, `DIR/<path>=<value>[,<path>=<value>...]/`, with the usual summary.json and tables
+plus the edited instance (`instance.yaml`, tables inline, for `stockpile check`), and
+`DIR/sweep.csv` with one row per point.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .solver import SolveOptions, Status
 
 TOP_LEVEL = ("periods", "period_days")
 UNSET = ("null", "none", "~", "")
+POINT_INSTANCE = "instance.yaml"  # the edited instance, written beside each point's results
 
 
 @dataclass(frozen=True)
@@ -259,10 +261,19 @@ def solve_point(document: loader.Document, folder: str, options: SolveOptions) -
         instance = loader.validate(document)
         result = solve(instance, options)
         result.write(folder)
+        write_instance(document, Path(folder) / POINT_INSTANCE)
         summary = result.summary()
     except Exception as exc:  # one failing point must not end the sweep
         return {"status": Status.ERROR.value, "reason": f"{type(exc).__name__}: {exc}"}
     return summary
+
+
+def write_instance(document: loader.Document, path: Path) -> Path:
+    """The edited instance, self-contained (tables inline), so `stockpile check` can verify the point."""
+    data = {k: v for k, v in document.data.items()}
+    data["name"] = str(data.get("name") or document.path.stem)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return atomic_write(path, text)
 
 
 def row_of(point: Point, summary: dict) -> dict:

@@ -120,7 +120,7 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     sol = solve_step(m, options, f"solving ironstock '{inst.name}'")
     timings.update(handoff=sol.handoff_seconds, solve=sol.solve_seconds)
     if not sol.status.has_solution:
-        return failed(inst, sol, diagnose, timings)
+        return failed(inst, sol, diagnose, timings, m, options)
     duals = sol
     if sol.num_int:
         duals = marginal_lp(m, options)
@@ -160,9 +160,15 @@ def marginal_value(m, name: str, limit, duals: Solution) -> float | None:
 # -- extract --------------------------------------------------------------------------------
 
 
+def val(var) -> float:
+    """A variable's value; one the solver never saw (in no row, zero cost) sits at its lower bound."""
+    if var.value is not None:
+        return float(var.value)
+    return float(var.lb) if var.lb is not None else 0.0
+
+
 def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution | None = None) -> Extracted:
     d: IronstockData = m.data
-    val = pyo.value
     settings = inst.settings
     duals = duals or sol
 
