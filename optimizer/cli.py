@@ -183,7 +183,9 @@ def fields(kind):
 def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method, verbose):
     """Solve INSTANCE once per value of --set and tabulate the results in --out/sweep.csv.
 
-    Example: stockpile sweep instance.yaml --set settings.budget=1e6,2e6,5e6 --out curve
+    \b
+    Example:
+      stockpile sweep instance.yaml --set settings.budget=1e6,2e6,5e6 --out curve
 
     Each point is solved with one solver thread (unless --threads says otherwise).
     Exit code 0 when every point solved, 1 when some point is infeasible, 3 on errors.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -294,6 +295,18 @@ def row_of(point: Point, summary: dict) -> dict:
     return row
 
 
+def _clean_context():
+    """Worker processes that never ran HiGHS: its thread pool does not survive a fork of a
+    process that has solved before. A fork server started from a fresh interpreter (with the
+    solver stack imported once) gives clean workers quickly; where there is none, spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["optimizer.api", "optimizer.solver", "pyomo.environ", "highspy"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def run(instance: str | Path, sets: list[str], out: str | Path, options: SolveOptions | None = None,
         workers: int | None = None, on_point: Callable[[int, int, dict], None] | None = None) -> SweepResult:
     """Solve every point of the sweep and write DIR/sweep.csv plus one results folder per point."""
@@ -320,7 +333,7 @@ def run(instance: str | Path, sets: list[str], out: str | Path, options: SolveOp
         for i, p in enumerate(points):
             done(i, solve_point(p.document, str(out / p.label), point_options))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(points))) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(points)), mp_context=_clean_context()) as pool:
             futures = {pool.submit(solve_point, p.document, str(out / p.label), point_options): i
                        for i, p in enumerate(points)}
             for future in as_completed(futures):

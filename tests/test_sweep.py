@@ -158,3 +158,9 @@ def test_edits_leave_the_loaded_document_untouched(write_instance):
     assert points[0].document.data["products"][0]["holding_cost"] == 7
     assert sweep.parse_value("1e6") == 1e6 and sweep.parse_value("none") is None
     assert sweep.parse_value("true") is True and sweep.parse_value("EU") == "EU"
+
+
+def test_sweep_help(runner):
+    result = runner.invoke(main, ["sweep", "--help"])
+    assert result.exit_code == 0
+    assert "--set PATH=V1,V2,..." in result.output and "--workers" in result.output
