@@ -10,7 +10,7 @@ from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Rec
 
 
 class Product(ProductRecord):
-    id: Id
+    id: Id = Field(description="Product id.")
     unit_cost: NonNeg = Field(description="EUR per unit bought into the reserve.")
     holding_cost: NonNeg = Field(description="EUR per unit of reserve per year (storage, care, capital).")
     shortage_penalty: NonNeg = Field(description="EUR per unit of crisis demand not met.")
@@ -27,33 +27,33 @@ class Product(ProductRecord):
 
 
 class Scenario(Record):
-    id: Id
+    id: Id = Field(description="Scenario id.")
     probability: Share = Field(description="Chance of this crisis in a year (scenarios exclude each other).")
 
 
 class ScenarioDemand(Record):
-    scenario: Id
-    product: Id
-    period: NonNegInt
+    scenario: Id = Field(description="A scenario id.")
+    product: Id = Field(description="A product id.")
+    period: NonNegInt = Field(description="Crisis period, 0..periods-1.")
     demand: NonNeg = Field(description="Units demanded in that crisis period, normal use included.")
 
 
 class Source(Record):
-    id: Id
-    product: Id
+    id: Id = Field(description="Source id.")
+    product: Id = Field(description="The product it supplies.")
     capacity: NonNeg = Field(description="Units per period this source supplies in normal times.")
 
 
 class ScenarioSupply(Record):
-    scenario: Id
-    source: Id
+    scenario: Id = Field(description="A scenario id.")
+    source: Id = Field(description="A source id.")
     period: NonNegInt | None = Field(None, description="Unset = every period without a row of its own.")
     available_fraction: Share = Field(description="Share of the source's capacity still delivered.")
 
 
 class Reservation(Record):
-    id: Id
-    product: Id
+    id: Id = Field(description="Reservation id.")
+    product: Id = Field(description="The product the reserved line makes.")
     max_capacity: NonNeg = Field(description="Units per period of warm production that can be reserved.")
     fee: NonNeg = Field(description="EUR per year per unit/period of capacity reserved.")
     ramp_up_periods: NonNegInt = Field(0, description="Reserved capacity delivers from this crisis period on.")
