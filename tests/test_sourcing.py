@@ -116,6 +116,19 @@ def test_a_discount_from_zero_replaces_the_base_price(solve):
     assert price_of(result, "A", "p") == 4.0
 
 
+def test_the_optimiser_sees_the_discount_from_zero(solve):
+    """Regression: an offer whose only discount row starts at 0 was optimised at its base
+    price. A: base 5.00, discount from 0 at 1.50; B: 2.00; demand 100.
+    A is really the cheaper: 100 · 1.50 = 150 (B would cost 200)."""
+    doc = instance([{"id": "p", "demand": 100}], [{"id": "A", "region": "EU"}, {"id": "B", "region": "EU"}],
+                   [{"supplier": "A", "product": "p", "unit_price": 5.0},
+                    {"supplier": "B", "product": "p", "unit_price": 2.0, "award_cost": 1}],
+                   discounts=[{"supplier": "A", "product": "p", "min_quantity": 0, "unit_price": 1.5}])
+    result, awards = solve(doc)
+    assert awards == {("A", "p"): pytest.approx(100)}
+    assert result.objective == pytest.approx(150)
+
+
 def test_a_rising_tier_is_avoided_by_stopping_tier_eps_below_it(solve):
     """A: 1.00 below 500, 3.00 for all units from 500; B: 2.00; demand 800.
 
