@@ -27,6 +27,7 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
     surge = numeric(tables["surge"], "surge")
 
     x: dict[tuple[str, str], float] = {}
+    reported: dict[tuple[str, str], float] = {}  # unit_price in the table
     for r in awards.itertuples():
         key = (r.supplier, r.product)
         if key not in d.offers:
@@ -40,6 +41,7 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         if not r.quantity >= -tol(0):
             out.append(f"award {key} has negative quantity {r.quantity}")
         x[key] = max(0.0, float(r.quantity))
+        reported[key] = float(r.unit_price)
     unmet = {}
     for r in unmet_rows.itertuples():
         if not math.isfinite(r.unmet):
@@ -87,9 +89,9 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         if q > prod.max_supplier_share * prod.demand + slack:
             out.append(f"award {key}: share {q / prod.demand:.6f} above max_supplier_share")
         price = tier_of(d.tiers[key], q).unit_price
-        reported = awards.loc[(awards["supplier"] == key[0]) & (awards["product"] == key[1]), "unit_price"].iloc[0]
-        if not close(price, reported):
-            out.append(f"award {key}: quantity {q:,.4f} pays {price:g}/unit under the tiers, table says {reported:g}")
+        if not close(price, reported[key]):
+            out.append(f"award {key}: quantity {q:,.4f} pays {price:g}/unit under the tiers, "
+                       f"table says {reported[key]:g}")
         purchase += price * q
     for s, sup in d.suppliers.items():
         total = by_supplier.get(s, 0.0)

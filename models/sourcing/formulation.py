@@ -189,11 +189,12 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
     val = pyo.value
 
     awards = []
+    bought: dict[tuple[str, str], float] = {}  # awarded offer -> quantity as reported
     for (s, p), o in d.offers.items():
         if round(val(m.y[s, p])) < 1:
             continue
         qty = max(0.0, float(val(m.x[s, p])))
-        qty = _snap_to_segment(m, (s, p), qty)
+        qty = bought[(s, p)] = _snap_to_segment(m, (s, p), qty)
         tier = tier_of(d.tiers[(s, p)], qty)
         awards.append({
             "supplier": s, "product": p, "region": d.suppliers[s].region, "quantity": qty,
@@ -204,29 +205,35 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
     awards = pd.DataFrame(awards, columns=["supplier", "product", "region", "quantity", "share", "unit_price",
                                            "tier_min_quantity", "cost", "award_cost", "surge_capacity"])
 
+    by_product = awards.groupby("product").agg(bought=("quantity", "sum"), suppliers=("quantity", "size"),
+                                               purchase_cost=("cost", "sum"))
     products = []
     for p, prod in d.products.items():
-        bought = float(awards.loc[awards["product"] == p, "quantity"].sum())
+        row = by_product.loc[p] if p in by_product.index else None
         unmet = max(0.0, float(val(m.u[p]))) if p in m.u else 0.0
         products.append({
-            "product": p, "demand": prod.demand, "bought": bought, "unmet": unmet,
-            "unmet_cost": unmet * (prod.shortage_penalty or 0.0),
-            "suppliers": int((awards["product"] == p).sum()),
-            "purchase_cost": float(awards.loc[awards["product"] == p, "cost"].sum()),
+            "product": p, "demand": prod.demand, "bought": float(row["bought"]) if row is not None else 0.0,
+            "unmet": unmet, "unmet_cost": unmet * (prod.shortage_penalty or 0.0),
+            "suppliers": int(row["suppliers"]) if row is not None else 0,
+            "purchase_cost": float(row["purchase_cost"]) if row is not None else 0.0,
         })
     products = pd.DataFrame(products)
     products["average_unit_price"] = products["purchase_cost"] / products["bought"].where(products["bought"] > 0)
 
+    by_supplier = awards.groupby("supplier").agg(products=("quantity", "size"), quantity=("quantity", "sum"),
+                                                 purchase_cost=("cost", "sum"), award_cost=("award_cost", "sum"))
     suppliers = []
     for s, sup in d.suppliers.items():
-        mine = awards[awards["supplier"] == s]
-        qty = float(mine["quantity"].sum())
+        row = by_supplier.loc[s] if s in by_supplier.index else None
+        qty = float(row["quantity"]) if row is not None else 0.0
         suppliers.append({
-            "supplier": s, "region": sup.region, "awarded": bool(len(mine)), "products": len(mine),
+            "supplier": s, "region": sup.region, "awarded": row is not None,
+            "products": int(row["products"]) if row is not None else 0,
             "quantity": qty, "capacity": sup.capacity,
             "utilisation": qty / sup.capacity if sup.capacity else None,
-            "purchase_cost": float(mine["cost"].sum()), "award_cost": float(mine["award_cost"].sum()),
-            "fixed_cost": sup.fixed_cost if len(mine) else 0.0,
+            "purchase_cost": float(row["purchase_cost"]) if row is not None else 0.0,
+            "award_cost": float(row["award_cost"]) if row is not None else 0.0,
+            "fixed_cost": sup.fixed_cost if row is not None else 0.0,
         })
     suppliers = pd.DataFrame(suppliers)
 
@@ -237,8 +244,8 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
     surge_rows, scen_rows = [], []
     for w, scen in d.scenarios.items():
         for p in d.products:
-            planned_lost = sum((1 - d.delivered[(w, o[0])]) * float(val(m.x[o]))
-                               for o in d.offers_of_product[p] if round(val(m.y[o])) == 1)
+            planned_lost = sum((1 - d.delivered[(w, o[0])]) * bought[o]
+                               for o in d.offers_of_product[p] if o in bought)
             surge = 0.0
             for o in d.offers_of_product[p]:
                 e = float(val(m.e[(*o, w)])) if (*o, w) in m.e else 0.0
