@@ -374,6 +374,30 @@ def test_surge_standby_award_with_zero_quantity(solve):
     assert result.tables["scenarios"]["lost"].sum() == pytest.approx(0)
 
 
+def test_rounding_noise_on_an_unawarded_offer_is_no_surge(write_instance):
+    """Regression: HiGHS may leave e ≈ 1e-13 on an offer whose award rounds to 0; the
+    result tables must not report it (the checker rejects surge without an award)."""
+    import pyomo.environ as pyo
+
+    from models.sourcing.formulation import build, extract
+
+    doc = instance([{"id": "p", "demand": 100}], [{"id": "A", "region": "Asia"}, {"id": "B", "region": "EU"}],
+                   [{"supplier": "A", "product": "p", "unit_price": 1.0},
+                    {"supplier": "B", "product": "p", "unit_price": 5.0, "surge_capacity": 100}],
+                   settings={"disruption_penalty": 30}, scenarios=[{"id": "stop", "probability": 0.2}],
+                   disruptions=[{"scenario": "stop", "region": "Asia", "delivered_fraction": 0}])
+    inst = sp.load(write_instance(doc))
+    m = build(inst)
+    for var in m.component_data_objects(pyo.Var):
+        var.set_value(0, skip_validation=True)
+    m.y["A", "p"].set_value(1)
+    m.x["A", "p"].set_value(100)
+    m.e["B", "p", "stop"].set_value(2e-13, skip_validation=True)
+    out = extract(inst, m, None)
+    assert out.tables["surge"].empty
+    assert out.objective_terms["disruption"] == pytest.approx(0.2 * 100 * 30)
+
+
 @pytest.mark.parametrize("override, winner, objective", [
     (True, "B", 120.0),   # B's own row (fraction 1) overrides Asia's: B at 1.20, no loss
     (False, "A", 200.0),  # both hit: A 1 + 0.1·10 = 2.00 < B 1.2 + 1 = 2.20: 100 + 0.1·100·10

@@ -248,8 +248,11 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
                                for o in d.offers_of_product[p] if o in bought)
             surge = 0.0
             for o in d.offers_of_product[p]:
-                e = float(val(m.e[(*o, w)])) if (*o, w) in m.e else 0.0
-                if e > 0:
+                if o not in bought or (*o, w) not in m.e:
+                    continue  # surge needs an award (an unawarded offer's value is rounding noise)
+                cap = d.delivered[(w, o[0])] * d.offers[o].surge_capacity
+                e = min(cap, float(val(m.e[(*o, w)])))
+                if e > 1e-9 * max(1.0, cap):
                     surge += e
                     surge_rows.append({"scenario": w, "supplier": o[0], "product": p, "surge": e,
                                        "unit_price": d.offers[o].unit_price, "cost": e * d.offers[o].unit_price})
