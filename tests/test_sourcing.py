@@ -569,6 +569,8 @@ def test_region_cap_leaves_demand_uncovered(write_instance, tmp_path):
      "no supplier offers q, but its demand of 5 must be met in full"),
     ({"region_limits": [{"product": "p", "region": "EU", "min_share": 0.5}]},
      "EU min_share 0.5 of p needs 50 but EU suppliers offer 40"),
+    ({"products": [{"id": "p", "demand": 200, "max_supplier_share": 0.25}]},
+     "demand of p 200 exceeds total offered capacity 90 (max_supplier_share 0.25 caps each supplier at 50)"),
     ({"products": [{"id": "p", "demand": 100, "max_suppliers": 1}]},
      "p may go to at most 1 supplier, who can carry 60 together"),
 ])

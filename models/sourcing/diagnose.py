@@ -68,7 +68,12 @@ def _product_reasons(d: SourcingData, p: str) -> list[str]:
         return out  # unmet demand is allowed for this product: capacity cannot be short
     offered = sum(d.upper(o) for o in usable)
     if offered < demand - EPS:
-        out.append(f"demand of {p} {_n(demand)} exceeds total offered capacity {_n(offered)}")
+        why = ""
+        if prod.max_supplier_share < 1 and any(
+                d.upper(o) >= prod.max_supplier_share * demand - EPS for o in usable):
+            why = (f" (max_supplier_share {prod.max_supplier_share:g} caps each supplier at "
+                   f"{_n(prod.max_supplier_share * demand)})")
+        out.append(f"demand of {p} {_n(demand)} exceeds total offered capacity {_n(offered)}{why}")
         return out
     if prod.max_suppliers is not None:
         best = sum(sorted((d.upper(o) for o in usable), reverse=True)[:prod.max_suppliers])
