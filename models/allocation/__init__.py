@@ -1,0 +1,25 @@
+"""allocation: share scarce items across cure and care in a crisis (lexicographic max-min)."""
+
+from optimizer.instance import ModelSpec
+
+from .check import check
+from .schema import TABLES, AllocationSettings, validate
+
+
+def solve(instance, options):
+    from .diagnose import diagnose
+    from .formulation import solve as solve_lexicographic
+
+    return solve_lexicographic(instance, options, diagnose)
+
+
+MODEL = ModelSpec(
+    kind="allocation",
+    title="Share scarce items fairly across cure and care (max-min fill rate, then shortage, then transport)",
+    tables=TABLES,
+    settings=AllocationSettings,
+    timed=True,
+    validate=validate,
+    solve=solve,
+    check=check,
+)
