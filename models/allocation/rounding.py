@@ -4,8 +4,9 @@ Used by the `rounded` pack method (see docs/allocation.md): the lexicographic st
 solved with pack counts relaxed to real numbers, and this module turns the final LP plan
 into whole packs while keeping every rule:
 
-1. each delivery is rounded down (never more than the LP sent in that period, so central
-   stock, region capacity and the delivery cap still hold);
+1. each pair's cumulative deliveries are rounded down (so it loses less than one pack over
+   the horizon; central stock and the delivery cap still hold), and where a pack moved into
+   a later period overfills a region, packs are taken back from the highest fill rates;
 2. period by period, the central stock left over is handed out one pack at a time, to
    the pair with the lowest fill rate (`fair`) or the largest priority-weighted gain
    (`efficient`), wherever the pack raises use and the central stock of every later
@@ -51,14 +52,45 @@ def round_plan(d: AllocationData, lp_packs: dict[tuple[str, str, int], float], m
                ) -> tuple[dict[tuple[str, str, int], int], dict[tuple[str, str], float]]:
     """Whole packs per delivery and total use per pair, from the LP's fractional packs."""
     bounds = d.delivery_keys
-    packs: dict[tuple[str, str], dict[int, int]] = {key: {} for key in d.pairs}
-    for (i, p, t), ub in bounds.items():
-        k = min(ub, int(math.floor(lp_packs.get((i, p, t), 0.0) + EPS)))
-        if k > 0:
-            packs[(i, p)][t] = k
-
-    # central stock (packs) at the end of each period, region load (units) per period
     T = d.T
+    # 1. round each pair's cumulative deliveries down: it loses less than one pack over the horizon
+    packs: dict[tuple[str, str], dict[int, int]] = {key: {} for key in d.pairs}
+    for key in d.pairs:
+        i, p = key
+        acc, before = 0.0, 0
+        for t in range(T):
+            if (i, p, t) not in bounds:
+                continue
+            acc += max(0.0, lp_packs.get((i, p, t), 0.0))
+            now = int(math.floor(acc + EPS))
+            k = min(bounds[(i, p, t)], now - before)
+            if k > 0:
+                packs[key][t] = k
+                before += k
+    # 2. a pack moved into a later period may overfill its region: take packs back, highest fill first
+    by_region: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for key, row in packs.items():
+        for t in row:
+            by_region.setdefault((d.region_of(key[0]), t), []).append(key)
+    for (r, t), keys in by_region.items():
+        cap = d.capacity(r)
+        if cap is None:
+            continue
+        load = sum(packs[key][t] * d.pack[key[1]] for key in keys)
+        if load <= cap + EPS:
+            continue
+        fill = {key: sum(_uses(d, key, packs[key])) / d.total_need[key] for key in keys}
+        keys = sorted(keys, key=lambda q: -fill[q])
+        while load > cap + EPS:
+            for key in keys:
+                if load <= cap + EPS:
+                    break
+                if packs[key].get(t, 0) > 0:
+                    packs[key][t] -= 1
+                    load -= d.pack[key[1]]
+
+    # 3. hand out the central stock left over; central stock (packs) at the end of each period,
+    #    region load (units) per period
     central = {p: [d.cumulative_supply[p][t] / d.pack[p] for t in range(T)] for p in d.products}
     load: dict[tuple[str, int], float] = {}
     sent = {p: [0] * T for p in d.products}
@@ -129,6 +161,8 @@ def round_plan(d: AllocationData, lp_packs: dict[tuple[str, str, int], float], m
             counter += 1
             heapq.heappush(heap, (priority(key, t), counter, key))
 
+    if mode == "fair":
+        _lift_minimum(d, packs, uses, total, load)
     _repair_parity(d, total)
     out = {(i, p, t): k for (i, p), row in packs.items() for t, k in row.items() if k > 0}
     return out, total
@@ -156,3 +190,81 @@ def _repair_parity(d: AllocationData, total: dict[tuple[str, str], float]) -> No
                 lo = mid
         for q in cure:
             total[q] = min(total[q], lo * d.total_need[q])
+
+
+def _lift_minimum(d: AllocationData, packs, uses, total, load) -> None:
+    """Move single packs from the highest to the lowest fill rate while that raises the minimum.
+
+    A move takes one pack of product p in period t from a donor and gives it to the pair with
+    the lowest fill rate, in the same period: the central stock is unchanged; the receiver's
+    delivery cap and region capacity are checked. It stops when the lowest pair cannot be
+    lifted any more.
+    """
+    T = d.T
+    bounds = d.delivery_keys
+    parity = set(d.parity_products()) if d.settings.care_cure_parity else set()
+    fill = {key: total[key] / d.total_need[key] for key in d.pairs}
+    donors: dict[tuple[str, int], list] = {}
+    for key, row in packs.items():
+        for t, k in row.items():
+            if k > 0:
+                donors.setdefault((key[1], t), []).append((-fill[key], key))
+    for heap in donors.values():
+        heapq.heapify(heap)
+    low = [(fill[key], n, key) for n, key in enumerate(d.pairs)]
+    heapq.heapify(low)
+    counter = len(low)
+    moves = 0
+    while low and moves < 50 * len(d.pairs):
+        f_b, _, b = heapq.heappop(low)
+        if f_b != fill[b]:
+            continue
+        i, p = b
+        pack = d.pack[p]
+        r_b = d.region_of(i)
+        cap = d.capacity(r_b)
+        moved = False
+        for t in range(T):
+            if (i, p, t) not in bounds or packs[b].get(t, 0) + 1 > bounds[(i, p, t)]:
+                continue
+            if _gain(d, b, uses[b], t) <= EPS:
+                continue
+            heap = donors.get((p, t))
+            while heap:
+                neg, a = heap[0]
+                if a == b or -neg != fill[a] or packs[a].get(t, 0) < 1:
+                    heapq.heappop(heap)
+                    continue
+                break
+            if not heap:
+                continue
+            a = heap[0][1]
+            r_a = d.region_of(a[0])
+            if cap is not None and r_a != r_b and load.get((r_b, t), 0.0) + pack > cap + EPS:
+                continue
+            if p in parity and d.institutions[a[0]].sector == "care" and d.institutions[i].sector == "cure":
+                continue  # a move from care to cure could break the parity rule
+            trial_b = dict(packs[b]); trial_b[t] = trial_b.get(t, 0) + 1
+            trial_a = dict(packs[a]); trial_a[t] -= 1
+            ub, ua = _uses(d, b, trial_b), _uses(d, a, trial_a)
+            new_b, new_a = sum(ub) / d.total_need[b], sum(ua) / d.total_need[a]
+            if new_a <= fill[b] + 1e-12 or new_b <= fill[b] + 1e-12 or min(new_a, new_b) <= fill[b] + 1e-12:
+                continue
+            packs[b], packs[a] = trial_b, trial_a
+            uses[b], uses[a] = ub, ua
+            total[b], total[a] = sum(ub), sum(ua)
+            fill[b], fill[a] = new_b, new_a
+            load[(r_b, t)] = load.get((r_b, t), 0.0) + pack
+            load[(r_a, t)] = load.get((r_a, t), 0.0) - pack
+            heapq.heappop(heap)
+            if trial_a[t] > 0:
+                heapq.heappush(heap, (-new_a, a))
+            heapq.heappush(heap, (-new_b, b))
+            counter += 2
+            heapq.heappush(low, (new_b, counter, b))
+            heapq.heappush(low, (new_a, counter + 1, a))
+            moves += 1
+            moved = True
+            break
+        if not moved:
+            break

@@ -152,11 +152,13 @@ def write(doc: dict, folder: str | Path, name: str, description: str) -> Path:
                 if table == "regions":
                     row["notes"] = row.pop("name", "")
                 w.writerow({k: _fmt(row.get(k)) for k in fields})
-    head = {"kind": "allocation", "name": name, "description": description, "periods": doc["periods"],
-            "period_days": doc["period_days"], "settings": doc["settings"]}
+    head = {"periods": doc["periods"], "period_days": doc["period_days"], "settings": doc["settings"]}
     head.update({table: {"file": f"{table}.csv"} for table in TABLE_FIELDS})
+    text = f"kind: allocation\nname: {name}\ndescription: |\n"
+    text += "".join(f"  {line}\n" for line in description.strip().splitlines())
+    text += yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     path = folder / "instance.yaml"
-    path.write_text(yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
