@@ -79,67 +79,107 @@ class Compiled:
     seconds: float
 
 
+def _standard_form_compiler():
+    """Pyomo's LinearStandardFormCompiler with its matrix hooks bound to scipy.sparse.
+
+    Left alone, the compiler's first use resolves Pyomo's deferred `scipy` import, whose
+    finaliser also imports scipy.stats, .spatial and .integrate -- about 0.7 s per process,
+    more than compiling a small model, for modules the compiler never uses. So scipy.sparse
+    is imported here with Pyomo's post-import callback for scipy held back, and the
+    compiler's hooks (documented class attributes) get the values Pyomo itself would set.
+    Pyomo's deferred `scipy` stays unresolved and still finalises normally if anything
+    else uses it later.
+    """
+    from pyomo.repn.plugins import standard_form
+
+    impl = standard_form._LinearStandardFormCompiler_impl
+    if impl._csc_matrix is None:
+        impl._to_vector = np.fromiter
+        sparse = _import_scipy_sparse()
+        impl._csc_matrix = sparse.csc_array
+        impl._csr_matrix = sparse.csr_array
+    return standard_form.LinearStandardFormCompiler()
+
+
+def _import_scipy_sparse():
+    import sys
+
+    if "scipy.sparse" in sys.modules:
+        return sys.modules["scipy.sparse"]
+    try:
+        from pyomo.common.dependencies import DeferredImportCallbackFinder
+
+        callbacks = DeferredImportCallbackFinder._callbacks
+    except (ImportError, AttributeError):  # another Pyomo: import normally
+        callbacks = {}
+    held = {k: callbacks.pop(k) for k in list(callbacks) if k == "scipy" or k.startswith("scipy.")}
+    try:
+        import scipy.sparse
+    finally:
+        callbacks.update(held)
+    return scipy.sparse
+
+
 def compile_model(model) -> Compiled:
     """Pyomo model -> highspy.HighsLp via the standard-form compiler (no files)."""
     import highspy
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
     start = time.perf_counter()
-    repn = LinearStandardFormCompiler().write(model, mixed_form=True)
-    A = repn.A.tocsr()
+    repn = _standard_form_compiler().write(model, mixed_form=True)
+    rows = repn.rows
+    n = len(rows)
     rhs = np.asarray(repn.rhs, dtype=float)
-    senses = np.array([s for _, s in repn.rows], dtype=int)
+    cons = [r[0] for r in rows]
+    senses = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
 
     # A range constraint comes as two consecutive rows (<= and >=): merge them into one.
-    row_lower, row_upper, keep, row_constraints = [], [], [], []
-    row_index: dict = {}
-    i, n = 0, len(repn.rows)
-    while i < n:
-        con = repn.rows[i][0]
-        lo, up = -INF, INF
-        j = i
-        while j < n and repn.rows[j][0] is con:
-            s = senses[j]
-            if s == 0:
-                lo = up = rhs[j]
-            elif s > 0:
-                up = rhs[j]
-            else:
-                lo = rhs[j]
-            j += 1
-        row_index[con] = [len(keep)]
-        keep.append(i)
-        row_constraints.append(con)
-        row_lower.append(lo)
-        row_upper.append(up)
-        i = j
-    A = A[keep, :].tocsc() if keep else A.tocsc()
+    first = np.ones(n, dtype=bool)
+    if n > 1:
+        first[1:] = np.fromiter((a is not b for a, b in zip(cons[1:], cons[:-1])), dtype=bool, count=n - 1)
+    keep = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    row_lower = np.full(len(keep), -INF)
+    row_upper = np.full(len(keep), INF)
+    has_upper = senses >= 0  # equality (0) or <= (+1)
+    has_lower = senses <= 0  # equality (0) or >= (-1)
+    row_upper[group[has_upper]] = rhs[has_upper]
+    row_lower[group[has_lower]] = rhs[has_lower]
+    row_constraints = [cons[i] for i in keep]
+    row_index: dict = {con: [k] for k, con in enumerate(row_constraints)}
+    A = repn.A.tocsr()
+    A = A[keep, :].tocsc() if len(keep) < n else A.tocsc()
 
     columns = list(repn.columns)
+    ncol = len(columns)
     lp = highspy.HighsLp()
-    lp.num_col_ = len(columns)
+    lp.num_col_ = ncol
     lp.num_row_ = len(keep)
-    cost = np.asarray(repn.c.toarray()[0] if repn.c.shape[0] else np.zeros(len(columns)), dtype=float)
+    cost = np.asarray(repn.c.toarray()[0] if repn.c.shape[0] else np.zeros(ncol), dtype=float)
     lp.col_cost_ = cost
     lp.offset_ = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
-    lower = np.fromiter((-INF if v.lb is None else v.lb for v in columns), float, len(columns))
-    upper = np.fromiter((INF if v.ub is None else v.ub for v in columns), float, len(columns))
-    lp.col_lower_ = lower
-    lp.col_upper_ = upper
-    lp.row_lower_ = np.asarray(row_lower, dtype=float)
-    lp.row_upper_ = np.asarray(row_upper, dtype=float)
+    bounds = [v.bounds for v in columns]  # one call per variable for both bounds
+    lp.col_lower_ = np.fromiter((-INF if lb is None else lb for lb, _ in bounds), float, ncol)
+    lp.col_upper_ = np.fromiter((INF if ub is None else ub for _, ub in bounds), float, ncol)
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(float)
-    lp.a_matrix_.num_col_ = len(columns)
+    lp.a_matrix_.num_col_ = ncol
     lp.a_matrix_.num_row_ = len(keep)
-    integer = [v.is_integer() or v.is_binary() for v in columns]
+    # integrality depends on the domain only: ask once per distinct domain object
+    by_domain: dict[int, bool] = {}
+    integer = []
+    for v in columns:
+        flag = by_domain.get(id(v.domain))
+        if flag is None:
+            flag = by_domain[id(v.domain)] = v.is_integer() or v.is_binary()
+        integer.append(flag)
     num_int = sum(integer)
     if num_int:
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in integer
-        ]
+        kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+        lp.integrality_ = [kint if flag else kcont for flag in integer]
     return Compiled(lp, columns, row_constraints, row_index, num_int, time.perf_counter() - start)
 
 
