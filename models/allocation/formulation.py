@@ -271,7 +271,8 @@ def solve(inst: Instance, options: SolveOptions, diagnose) -> Result:
         out.kpis["lp_weighted_shortage"] = main.bound
         w = out.kpis["weighted_shortage"]
         gap = abs(w - main.bound) / max(abs(w), 1e-9) if main.bound is not None else None
-        fill_ok = z_bound is None or z_bound - out.kpis["min_fill_rate"] <= FILL_TOL
+        zr = out.kpis["min_fill_rate"]
+        fill_ok = z_bound is None or zr is None or z_bound - zr <= FILL_TOL
         ok = main.status == Status.OPTIMAL and fill_ok and gap is not None and gap <= options.mip_gap
         main = dataclasses.replace(main, status=Status.OPTIMAL if ok else Status.FEASIBLE, mip_gap=gap)
     result = finished(inst, main, out, timings)
