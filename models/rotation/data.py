@@ -92,27 +92,67 @@ class RotationData:
 
     @cached_property
     def max_lots(self) -> dict[str, int]:
-        """Most lots worth buying in one order (candidate lot id -> n).
+        """Most lots worth buying in one order (candidate lot id -> n); 0 leaves the candidate out.
 
-        A purchase lot larger than the largest target it can count toward plus everything
-        the outlets can take from it could lose `lot_size` units without breaking a rule
-        and without raising a cost, so floor((target + outlet capacity) / lot_size) + 1
-        lots keeps an optimal plan. Candidates with nothing to serve get 0 (left out).
+        Let `top` be the largest target the lot can count toward and `ls` the lot size. A
+        purchase of Q >= top + 2*ls units could buy `ls` units less, and where its stock ever
+        fell below top + ls, skip its first `ls` units issued, without breaking a rule: its
+        own stock stays >= top wherever it counts toward a target. That never raises a cost
+        when no outlet of the product pays more than unit_cost, so then n <= ceil(top/ls) + 1
+        keeps an optimal plan (and a lot that never counts is not worth buying at all).
+        Otherwise outlets can absorb the lot at a profit, and the bound adds what they can
+        take from it: n <= floor((top + outlet capacity) / ls) + 1.
         """
         out = {}
         for lot in self.candidates:
             prod = self.products[lot.product]
             usable = lot.usable(self.T, prod.min_remaining_life)
             top = max((self.target(lot.product, t) for t in usable), default=0.0)
+            keys = self.outlets_of[lot.product]
+            if all(self.outlets[k].price <= prod.unit_cost for k in keys):
+                out[lot.id] = 0 if top <= 0 else int(math.ceil(top / prod.lot_size - 1e-9)) + 1
+                continue
             capacity = sum(self.outlets[k].capacity * len(lot.issuable(self.T, self.outlets[k].min_remaining_life))
-                           for k in self.outlets_of[lot.product])
+                           for k in keys)
             out[lot.id] = 0 if top + capacity <= 0 else int(math.floor((top + capacity) / prod.lot_size)) + 1
         return out
+
+    @cached_property
+    def pooled(self) -> dict[str, list[LotInfo]]:
+        """Lots that behave alike for the rest of the horizon, per product.
+
+        A lot with expiry e >= T + max(product min_remaining_life, outlet min_remaining_life - 1)
+        counts toward the target and is accepted by every outlet of its product in every
+        period it is on hand, and it is not written off within the horizon. Such lots of one
+        product (on hand or bought) are interchangeable once they are on hand, so the model
+        keeps one "fresh" stock for them instead of one stock per lot; the result tables
+        assign its issues to the lots first-in first-out.
+        """
+        out: dict[str, list[LotInfo]] = {p: [] for p in self.products}
+        for lot in self.lots:
+            prod = self.products[lot.product]
+            need = max([prod.min_remaining_life] + [self.outlets[k].min_remaining_life - 1
+                                                     for k in self.outlets_of[lot.product]])
+            if lot.expiry >= self.T + need and lot.expiry > lot.start:
+                out[lot.product].append(lot)
+        return out
+
+    def existing_usable(self, product: str, period: int) -> float:
+        """Units of the lots on hand that could still count toward the target at the end of `period`."""
+        mrl = self.products[product].min_remaining_life
+        return sum(lot.quantity for lot in self.existing
+                   if lot.product == product and period in lot.usable(self.T, mrl))
 
     @cached_property
     def lots(self) -> list[LotInfo]:
         """Every lot the model carries: the existing ones and the purchase candidates worth having."""
         return self.existing + [c for c in self.candidates if self.max_lots[c.id] > 0]
+
+    @cached_property
+    def tracked(self) -> list[LotInfo]:
+        """Lots the model follows one by one: all but the pooled purchase lots."""
+        pooled = {lot.id for lots in self.pooled.values() for lot in lots}
+        return [lot for lot in self.lots if lot.id not in pooled]
 
     def initial_upper(self, lot: LotInfo) -> float:
         """Largest initial quantity of a lot."""

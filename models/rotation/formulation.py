@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections import defaultdict, deque
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -23,29 +24,53 @@ class Index:
 
     def __init__(self, d: RotationData):
         T = d.T
-        self.lots = {lot.id: lot for lot in d.lots}
-        self.stock = [(lot.id, t) for lot in d.lots for t in lot.alive(T)]
+        self.lots = {lot.id: lot for lot in d.tracked}  # followed lot by lot
+        self.stock = [(lot.id, t) for lot in d.tracked for t in lot.alive(T)]
         self.issue = []
-        for lot in d.lots:
+        for lot in d.tracked:
             for key in d.outlets_of[lot.product]:
                 out = d.outlets[key]
                 if out.capacity > 0:
                     self.issue.extend((lot.id, key[0], t) for t in lot.issuable(T, out.min_remaining_life))
+        # the pooled fresh stock per product: arrivals by period, periods from the first arrival
+        self.arrivals: dict[str, dict[int, list[str]]] = {}  # product -> period -> pooled lots coming on hand
+        for p, pool in d.pooled.items():
+            for lot in pool:
+                self.arrivals.setdefault(p, {}).setdefault(lot.start, []).append(lot.id)
+        self.fresh = [(p, t) for p, arr in self.arrivals.items() for t in range(min(arr), T)]
+        self.fresh_issue = [(p, key[0], t) for (p, t) in self.fresh for key in d.outlets_of[p]
+                            if d.outlets[key].capacity > 0]
         self.issues_of_lot_period = defaultdict(list)  # (lot, t) -> issue keys
         self.issues_of_outlet_period = defaultdict(list)  # (outlet, product, t) -> issue keys
+        self.fresh_of_outlet_period = {}  # (outlet, product, t) -> fresh issue key
         for key in self.issue:
             lot = self.lots[key[0]]
             self.issues_of_lot_period[(key[0], key[2])].append(key)
             self.issues_of_outlet_period[(key[1], lot.product, key[2])].append(key)
-        self.usable_of = defaultdict(list)  # (product, t) -> lot ids counting toward the target
-        for lot in d.lots:
+        for key in self.fresh_issue:
+            self.fresh_of_outlet_period[(key[1], key[0], key[2])] = key
+        self.fresh_issues_of = defaultdict(list)  # (product, t) -> fresh issue keys
+        for key in self.fresh_issue:
+            self.fresh_issues_of[(key[0], key[2])].append(key)
+        self.outlet_periods = sorted(set(self.issues_of_outlet_period) | set(self.fresh_of_outlet_period))
+        self.usable_of = defaultdict(list)  # (product, t) -> tracked lot ids counting toward the target
+        for lot in d.tracked:
             for t in lot.usable(T, d.products[lot.product].min_remaining_life):
                 self.usable_of[(lot.product, t)].append(lot.id)
         self.stock_of_period = defaultdict(list)  # t -> stock keys
         for key in self.stock:
             self.stock_of_period[key[1]].append(key)
-        self.purchases = [lot.id for lot in d.lots if lot.bought]
+        self.fresh_of_period = defaultdict(list)  # t -> fresh keys
+        for key in self.fresh:
+            self.fresh_of_period[key[1]].append(key)
+        self.purchases = [lot.id for lot in d.lots if lot.bought]  # tracked and pooled
         self.floors = [(p, t) for p in d.products for t in range(T) if d.target(p, t) > 0]
+        # purchase lots that can count toward the target at the end of t, per (product, t)
+        self.buyable_of = defaultdict(list)
+        for lot in d.lots:
+            if lot.bought:
+                for t in lot.usable(T, d.products[lot.product].min_remaining_life):
+                    self.buyable_of[(lot.product, t)].append(lot.id)
 
 
 def build(inst: Instance) -> pyo.ConcreteModel:
@@ -54,9 +79,10 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     m = pyo.ConcreteModel(name=inst.name)
     m.data, m.ix = d, ix
     T, lots = d.T, ix.lots
+    every = {lot.id: lot for lot in d.lots}
 
     def prod(lot_id: str):
-        return d.products[lots[lot_id].product]
+        return d.products[every[lot_id].product]
 
     # -- variables -------------------------------------------------------------------------
     m.n = pyo.Var(ix.purchases, domain=pyo.NonNegativeIntegers, bounds=lambda _, l: (0, d.max_lots[l]))
@@ -67,9 +93,18 @@ def build(inst: Instance) -> pyo.ConcreteModel:
         return 0, min(d.outlets[(o, lots[l].product)].capacity, d.initial_upper(lots[l]))
 
     m.issue = pyo.Var(ix.issue, domain=pyo.NonNegativeReals, bounds=issue_bounds)
+    fresh_upper = {}
+    for p, arr in ix.arrivals.items():
+        total = 0.0
+        for t in range(min(arr), T):
+            total += sum(d.initial_upper(every[l]) for l in arr.get(t, ()))
+            fresh_upper[(p, t)] = total
+    m.fresh = pyo.Var(ix.fresh, domain=pyo.NonNegativeReals, bounds=lambda _, p, t: (0, fresh_upper[(p, t)]))
+    m.fresh_issue = pyo.Var(ix.fresh_issue, domain=pyo.NonNegativeReals, bounds=lambda _, p, o, t: (
+        0, min(d.outlets[(o, p)].capacity, fresh_upper[(p, t)])))
     ordered = [l for l in ix.purchases if prod(l).order_cost > 0]
     m.order = pyo.Var(ordered, domain=pyo.Binary)
-    shipped = [k for k in ix.issues_of_outlet_period if d.outlets[k[:2]].shipment_cost > 0]
+    shipped = [k for k in ix.outlet_periods if d.outlets[k[:2]].shipment_cost > 0]
     m.ship = pyo.Var(shipped, domain=pyo.Binary)
 
     def initial(lot: LotInfo):
@@ -83,17 +118,31 @@ def build(inst: Instance) -> pyo.ConcreteModel:
 
     m.balance = pyo.Constraint(ix.stock, rule=balance_rule)
 
+    def fresh_rule(_, p, t):
+        arr = ix.arrivals[p]
+        before = m.fresh[p, t - 1] if t > min(arr) else 0.0
+        arriving = sum(initial(every[l]) for l in arr.get(t, ()))
+        return m.fresh[p, t] == before + arriving - sum(m.fresh_issue[k] for k in ix.fresh_issues_of.get((p, t), ()))
+
+    m.fresh_balance = pyo.Constraint(ix.fresh, rule=fresh_rule)
+
     # -- outlet capacity; a shipment indicator where shipping costs something ------------------
+    def outflow(o, p, t):
+        flow = [m.issue[k] for k in ix.issues_of_outlet_period.get((o, p, t), ())]
+        if (o, p, t) in ix.fresh_of_outlet_period:
+            flow.append(m.fresh_issue[ix.fresh_of_outlet_period[(o, p, t)]])
+        return flow
+
     def capacity_rule(_, o, p, t):
-        keys = ix.issues_of_outlet_period[(o, p, t)]
+        flow = outflow(o, p, t)
         cap = d.outlets[(o, p)].capacity
         if (o, p, t) in m.ship:
-            return sum(m.issue[k] for k in keys) <= cap * m.ship[o, p, t]  # M = capacity: the tightest valid
-        if len(keys) == 1:
+            return sum(flow) <= cap * m.ship[o, p, t]  # M = capacity: the tightest valid
+        if len(flow) == 1:
             return pyo.Constraint.Skip  # the variable's bound already says it
-        return sum(m.issue[k] for k in keys) <= cap
+        return sum(flow) <= cap
 
-    m.outlet_capacity = pyo.Constraint(list(ix.issues_of_outlet_period), rule=capacity_rule)
+    m.outlet_capacity = pyo.Constraint(ix.outlet_periods, rule=capacity_rule)
     # Per-lot strengthening of the shipment big-M: an existing lot smaller than the outlet's
     # capacity can ship at most its quantity in a period with a shipment.
     small = [k for k in ix.issue if (k[1], lots[k[0]].product, k[2]) in m.ship
@@ -103,33 +152,84 @@ def build(inst: Instance) -> pyo.ConcreteModel:
 
     # -- orders: n > 0 only with an order placed ---------------------------------------------
     m.order_link = pyo.Constraint(ordered, rule=lambda _, l: m.n[l] <= d.max_lots[l] * m.order[l])
+    # Valid cuts: where the lots on hand cannot cover a target, the purchases that can count
+    # then must bring the rest in whole lots, and at least one of them must be ordered.
+    cuts, order_cuts = {}, []
+    for (p, t) in ix.floors:
+        short = d.target(p, t) - d.existing_usable(p, t)
+        if short > 1e-9 and ix.buyable_of.get((p, t)):
+            cuts[(p, t)] = math.ceil(short / d.products[p].lot_size - 1e-9)
+            if d.products[p].order_cost > 0:
+                order_cuts.append((p, t))
+    m.purchase_need = pyo.Constraint(list(cuts), rule=lambda _, p, t: (
+        sum(m.n[l] for l in ix.buyable_of[(p, t)]) >= cuts[(p, t)]))
+    m.order_need = pyo.Constraint(order_cuts, rule=lambda _, p, t: (
+        sum(m.order[l] for l in ix.buyable_of[(p, t)]) >= 1))
+    # Step cuts (lot-sizing (l,S) style): with D lots needed by t1 and D' > D by t2, either
+    # the purchases that count at t1 bring D' or an order that only counts from later on is placed:
+    #   sum_{c counts at t1} n_c + (D' - D) * sum_{c counts at t2, not at t1} order_c >= D'.
+    steps = []
+    for p in d.products:
+        if d.products[p].order_cost <= 0:
+            continue
+        points, last = [], 0
+        for t in range(T):
+            if cuts.get((p, t), 0) != last:
+                last = cuts.get((p, t), 0)
+                if last > 0:
+                    points.append(t)
+        for i, t1 in enumerate(points):
+            for t2 in points[i + 1:]:
+                if cuts[(p, t2)] > cuts[(p, t1)]:
+                    steps.append((p, t1, t2))
+
+    def step_rule(_, p, t1, t2):
+        early = set(ix.buyable_of[(p, t1)])
+        late = [l for l in ix.buyable_of[(p, t2)] if l not in early]
+        if not late:
+            return sum(m.n[l] for l in early) >= cuts[(p, t2)]
+        return (sum(m.n[l] for l in early) + (cuts[(p, t2)] - cuts[(p, t1)]) * sum(m.order[l] for l in late)
+                >= cuts[(p, t2)])
+
+    m.order_step = pyo.Constraint(steps, rule=step_rule)
 
     # -- usable-stock floor at the end of every period ----------------------------------------
+    # A target that no lot can ever meet becomes an impossible row (a variable fixed at 0 that
+    # must reach the target), so that HiGHS reports infeasibility and the diagnosis explains it.
+    m.never = pyo.Var(bounds=(0, 0))
+
     def floor_rule(_, p, t):
-        usable = ix.usable_of.get((p, t), [])
+        usable = [m.stock[l, t] for l in ix.usable_of.get((p, t), [])]
+        if (p, t) in m.fresh:
+            usable.append(m.fresh[p, t])
         if not usable:
-            return pyo.Constraint.Infeasible
-        return sum(m.stock[l, t] for l in usable) >= d.target(p, t)
+            usable = [m.never]
+        return sum(usable) >= d.target(p, t)
 
     m.floor = pyo.Constraint(ix.floors, rule=floor_rule)
 
     # -- storage on end-of-period stock --------------------------------------------------------
     cap = d.settings.storage_capacity
-    volume_periods = []
-    if cap is not None:
-        volume_periods = [t for t in range(T)
-                          if any(prod(l).storage_volume > 0 for (l, _) in ix.stock_of_period.get(t, ()))]
-    m.storage = pyo.Constraint(volume_periods, rule=lambda _, t: (
-        sum(prod(l).storage_volume * m.stock[l, t] for (l, _) in ix.stock_of_period[t]
-            if prod(l).storage_volume > 0) <= cap))
+
+    def volume(t):
+        terms = [prod(l).storage_volume * m.stock[l, t] for (l, _) in ix.stock_of_period.get(t, ())
+                 if prod(l).storage_volume > 0]
+        terms += [d.products[p].storage_volume * m.fresh[p, t] for (p, _) in ix.fresh_of_period.get(t, ())
+                  if d.products[p].storage_volume > 0]
+        return terms
+
+    volume_periods = [t for t in range(T) if volume(t)] if cap is not None else []
+    m.storage = pyo.Constraint(volume_periods, rule=lambda _, t: sum(volume(t)) <= cap)
 
     # -- objective terms -----------------------------------------------------------------------
     m.purchase = pyo.Expression(expr=sum(prod(l).unit_cost * prod(l).lot_size * m.n[l] for l in ix.purchases))
     m.order_cost = pyo.Expression(expr=sum(prod(l).order_cost * m.order[l] for l in ordered))
     m.holding = pyo.Expression(expr=sum(prod(l).holding_cost * m.stock[l, t] for (l, t) in ix.stock
-                                        if prod(l).holding_cost > 0))
+                                        if prod(l).holding_cost > 0)
+                               + sum(d.products[p].holding_cost * m.fresh[p, t] for (p, t) in ix.fresh
+                                     if d.products[p].holding_cost > 0))
     disposal = 0.0
-    for lot in lots.values():
+    for lot in lots.values():  # pooled lots outlive the horizon
         period = lot.writeoff_period(T)
         cost = d.products[lot.product].disposal_cost
         if period is None or cost == 0:
@@ -138,7 +238,9 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     m.disposal = pyo.Expression(expr=disposal)
     m.shipment = pyo.Expression(expr=sum(d.outlets[k[:2]].shipment_cost * m.ship[k] for k in shipped))
     m.revenue = pyo.Expression(expr=-sum(d.outlets[(o, lots[l].product)].price * m.issue[l, o, t]
-                                         for (l, o, t) in ix.issue if d.outlets[(o, lots[l].product)].price > 0))
+                                         for (l, o, t) in ix.issue if d.outlets[(o, lots[l].product)].price > 0)
+                               - sum(d.outlets[(o, p)].price * m.fresh_issue[p, o, t]
+                                     for (p, o, t) in ix.fresh_issue if d.outlets[(o, p)].price > 0))
     m.objective = pyo.Objective(expr=m.purchase + m.order_cost + m.holding + m.disposal + m.shipment + m.revenue)
     return m
 
@@ -179,6 +281,33 @@ def evaluate(d: RotationData, issues: dict[tuple[str, str, int], float], bought:
     return {"lots": lots, "initial": initial, "stock": stock, "written": written, "end_stock": end_stock}
 
 
+def assign_fresh(m: pyo.ConcreteModel, bought: dict[str, int]) -> dict[tuple[str, str, int], float]:
+    """Issues from the pooled fresh stock, assigned to its lots first-in first-out."""
+    d: RotationData = m.data
+    ix: Index = m.ix
+    every = {lot.id: lot for lot in d.lots}
+    out: dict[tuple[str, str, int], float] = {}
+    for p, arr in ix.arrivals.items():
+        queue: deque[list] = deque()
+        for t in range(min(arr), d.T):
+            for l in sorted(arr.get(t, ()), key=lambda l: (every[l].expiry, l)):
+                q0 = every[l].quantity if not every[l].bought else bought.get(l, 0) * d.products[p].lot_size
+                if q0 > 0:
+                    queue.append([l, q0])
+            for key in ix.fresh_issues_of.get((p, t), ()):
+                q = float(pyo.value(m.fresh_issue[key]))
+                while q > ISSUE_EPS and queue:
+                    take = min(q, queue[0][1])
+                    if take > ISSUE_EPS:
+                        k = (queue[0][0], key[1], t)
+                        out[k] = out.get(k, 0.0) + take
+                    q -= take
+                    queue[0][1] -= take
+                    if queue[0][1] <= ISSUE_EPS:
+                        queue.popleft()
+    return out
+
+
 def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
     d: RotationData = m.data
     T = d.T
@@ -189,6 +318,7 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
         if q > ISSUE_EPS:
             issues[key] = q
     bought = {l: int(round(val(m.n[l]))) for l in m.n}
+    issues.update(assign_fresh(m, bought))
     ev = evaluate(d, issues, bought)
     lots, initial, stock, written = ev["lots"], ev["initial"], ev["stock"], ev["written"]
 
