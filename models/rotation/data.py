@@ -137,11 +137,24 @@ class RotationData:
                 out[lot.product].append(lot)
         return out
 
+    @cached_property
+    def existing_of(self) -> dict[str, list[LotInfo]]:
+        out: dict[str, list] = {p: [] for p in self.products}
+        for lot in self.existing:
+            out[lot.product].append(lot)
+        return out
+
+    @cached_property
+    def _existing_usable(self) -> dict[tuple[str, int], float]:
+        out: dict[tuple[str, int], float] = {}
+        for lot in self.existing:
+            for t in lot.usable(self.T, self.products[lot.product].min_remaining_life):
+                out[(lot.product, t)] = out.get((lot.product, t), 0.0) + lot.quantity
+        return out
+
     def existing_usable(self, product: str, period: int) -> float:
         """Units of the lots on hand that could still count toward the target at the end of `period`."""
-        mrl = self.products[product].min_remaining_life
-        return sum(lot.quantity for lot in self.existing
-                   if lot.product == product and period in lot.usable(self.T, mrl))
+        return self._existing_usable.get((product, period), 0.0)
 
     @cached_property
     def lots(self) -> list[LotInfo]:

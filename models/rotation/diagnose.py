@@ -29,13 +29,12 @@ def diagnose(inst: Instance) -> str | None:
 
     # 1. the floor: lots on hand still usable then, plus purchases that can arrive in time
     for p, prod in d.products.items():
-        on_hand = [lot for lot in d.existing if lot.product == p]
         first_arrival = prod.lead_time  # an order placed in period 0
         for t in range(T):
             target = d.target(p, t)
             if target <= 0:
                 continue
-            usable = sum(lot.quantity for lot in on_hand if t in lot.usable(T, prod.min_remaining_life))
+            usable = d.existing_usable(p, t)
             # a purchase counts at the end of t if it arrives in a <= t with a + shelf_life - (t+1) >= min
             can_buy = first_arrival <= t and prod.shelf_life - 1 >= prod.min_remaining_life
             if usable >= target - 1e-9 or can_buy:
@@ -61,7 +60,7 @@ def diagnose(inst: Instance) -> str | None:
             for p, prod in d.products.items():
                 if prod.storage_volume <= 0:
                     continue
-                alive = [lot for lot in d.existing if lot.product == p and t in lot.alive(T)]
+                alive = [lot for lot in d.existing_of[p] if t in lot.alive(T)]
                 # stock of a lot that it could not have shipped by the end of t even with every outlet to itself
                 stuck = sum(max(0.0, lot.quantity - sum(
                     d.outlets[k].capacity * _upto(lot.issuable(T, d.outlets[k].min_remaining_life), t)

@@ -354,7 +354,7 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
         p = d.products[lot.product]
         purchases.append({"product": lot.product, "period_ordered": lot.ordered, "period_arriving": lot.start,
                           "lots": n, "lot_size": p.lot_size, "quantity": n * p.lot_size, "lot": l,
-                          "expiry": lot.expiry, "unit_cost": p.unit_cost, "cost": n * p.lot_size * p.unit_cost,
+                          "expiry": lot.expiry, "unit_cost": p.unit_cost, "cost": round(n * p.lot_size * p.unit_cost, 6),
                           "order_cost": p.order_cost})
     purchases = pd.DataFrame(purchases, columns=["product", "period_ordered", "period_arriving", "lots", "lot_size",
                                                  "quantity", "lot", "expiry", "unit_cost", "cost", "order_cost"])
