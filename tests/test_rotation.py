@@ -111,6 +111,18 @@ def test_lot_alive_after_the_horizon_is_not_written_off(write_instance, tmp_path
     assert result.objective == pytest.approx(-40.0)
     assert result.tables["writeoffs"].empty
     assert result.tables["lots"].set_index("lot").loc["L", "end_stock"] == pytest.approx(30)
+    # end-of-period stock 40, 30, 30, 30 with 3, 2, 1, 0 periods left:
+    # (40*3 + 30*2 + 30*1 + 30*0) / (40 + 30 + 30 + 30) = 210 / 130
+    assert result.kpis["average_remaining_life"] == pytest.approx(210 / 130)
+
+
+def test_buying_to_sell_pays_when_an_outlet_pays_more_than_cost(write_instance, tmp_path):
+    # No target, no lots; the outlet pays 2 for units that cost 1 and takes 10 per period:
+    # buy 10 and issue 10 in each of 3 periods -> 3 x 10 x (1 - 2) = -30.
+    d = doc(3, [product(unit_cost=1)], outlets=[{"id": "h", "product": "mask", "capacity": 10, "price": 2}])
+    _, result, _ = solve_and_check(write_instance, d, tmp_path)
+    assert result.objective == pytest.approx(-30.0)
+    assert result.kpis["units_bought"] == pytest.approx(30)
 
 
 def test_target_forces_a_purchase_with_lead_time(write_instance, tmp_path):
@@ -234,6 +246,8 @@ def test_random_instances_satisfy_every_rule(write_instance, tmp_path, d):
     assert (balance.abs() <= 1e-6).all()
     stock = result.tables["stock"]
     assert (stock["usable"] >= stock["target"] - 1e-6).all()
+    bands = stock[[c for c in stock.columns if c.startswith("life_")]].sum(axis=1)
+    assert ((bands - stock["total"]).abs() <= 1e-6).all()
     assert sum(result.objective_terms.values()) == pytest.approx(result.objective)
 
 
