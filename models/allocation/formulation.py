@@ -20,9 +20,8 @@ import time
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.checking import tol
 from optimizer.instance import Instance
-from optimizer.pipeline import Extracted, failed, finished, say, solve_step
+from optimizer.pipeline import Extracted, failed, finished, solve_step
 from optimizer.results import Result
 from optimizer.solver import Solution, SolveOptions, Status
 
@@ -196,11 +195,12 @@ def solve(inst: Instance, options: SolveOptions, diagnose) -> Result:
     has_cost = any(d.cost(i) > 0 for (i, _, _) in d.delivery_keys)
     what = "" if exact else " (LP)"
 
-    def run(label, name, objective, lp_method=None) -> Solution:
+    def run(label, name, objective) -> Solution:
         _activate(m, objective)
         opts = _options_left(options, deadline)
-        if lp_method and opts.lp_method == "choose":
-            opts = dataclasses.replace(opts, lp_method=lp_method)
+        if not exact and opts.lp_method == "choose":
+            # large, degenerate LPs: the interior point method beats simplex here (docs/allocation.md)
+            opts = dataclasses.replace(opts, lp_method="ipm")
         sol = solve_step(m, opts, f"{label}{what} '{inst.name}'")
         timings["handoff"] += sol.handoff_seconds
         timings["solve"] += sol.solve_seconds
@@ -224,9 +224,7 @@ def solve(inst: Instance, options: SolveOptions, diagnose) -> Result:
 
     z_bound = None
     if fair:
-        # max-min LPs are highly degenerate: the interior point method solves them much faster than simplex
-        sol1 = run(f"step 1/{n_steps} max-min fill rate", "1 max-min fill rate", m.obj_fill,
-                   lp_method=None if exact else "ipm")
+        sol1 = run(f"step 1/{n_steps} max-min fill rate", "1 max-min fill rate", m.obj_fill)
         if not sol1.status.has_solution:
             return failed(inst, sol1, diagnose, timings)
         z_bound = float(pyo.value(m.z)) if exact else -float(sol1.objective)
