@@ -251,6 +251,36 @@ def test_random_instances_satisfy_every_rule(write_instance, tmp_path, d):
     assert sum(result.objective_terms.values()) == pytest.approx(result.objective)
 
 
+@st.composite
+def tight_instances(draw):
+    """Like `instances`, with lead times and a storage limit: some are infeasible."""
+    d = draw(instances())
+    for p in d["products"]:
+        p["lead_time"] = draw(st.integers(0, 2))
+        p["target"] = draw(st.sampled_from([0, 20, 50, 90]))
+    if draw(st.booleans()):
+        d["settings"] = {"storage_capacity": draw(st.sampled_from([0.2, 0.5, 1.5]))}
+    return d
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(d=tight_instances())
+def test_diagnosis_is_sound_and_solutions_check(write_instance, tmp_path, d):
+    """A reason found on the data alone means the model is infeasible; a plan found passes the checker."""
+    from models.rotation.diagnose import diagnose
+
+    inst = sp.load(write_instance(d))
+    result = sp.solve(inst)
+    assert result.status.value in ("optimal", "infeasible")
+    if diagnose(inst) is not None:
+        assert result.status.value == "infeasible"
+    if result.status.value == "optimal":
+        result.write(tmp_path / "out")
+        assert sp.check(inst, tmp_path / "out") == []
+    else:
+        assert result.reason
+
+
 # -- brute force against the MIP -------------------------------------------------------------
 
 
