@@ -77,6 +77,7 @@ class Compiled:
     row_index: dict
     num_int: int
     seconds: float
+    integer: list | None = None  # per column: True if integer (saves re-reading lp.integrality_)
 
 
 def _standard_form_compiler():
@@ -180,7 +181,7 @@ def compile_model(model) -> Compiled:
     if num_int:
         kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
         lp.integrality_ = [kint if flag else kcont for flag in integer]
-    return Compiled(lp, columns, row_constraints, row_index, num_int, time.perf_counter() - start)
+    return Compiled(lp, columns, row_constraints, row_index, num_int, time.perf_counter() - start, integer)
 
 
 _scheduler_threads: int | None = None  # thread count of HiGHS's process-wide pool
@@ -281,6 +282,8 @@ def solve_model(model, options: SolveOptions) -> Solution:
 
 
 def _integrality(compiled: Compiled):
+    if compiled.integer is not None:
+        return compiled.integer
     if not compiled.num_int:
         return [False] * len(compiled.columns)
     import highspy
