@@ -284,24 +284,38 @@ def test_diagnosis_is_sound_and_solutions_check(write_instance, tmp_path, d):
 # -- brute force against the MIP -------------------------------------------------------------
 
 
-def brute_force(inst) -> float:
+def brute_force(inst, extra: int = 1) -> float:
     """Fix every integer decision (lots per order, order and shipment indicators) in turn and
     solve the LP that is left; the least objective over all feasible fixings is the optimum.
 
-    The valid cuts are switched off, so the enumeration also confirms they cut off no optimum;
-    a fixing that leaves a constant row violated is infeasible."""
+    Lots per order are enumerated `extra` beyond the model's own bound N_c, with the limits
+    derived from N_c lifted, and the valid cuts are switched off: so the enumeration also
+    confirms that neither the bound nor the cuts cut off an optimum. A fixing that leaves a
+    constant row violated is infeasible."""
     from pyomo.common.errors import InfeasibleConstraintException
 
     from models.rotation.formulation import build
 
     m = build(inst)
-    for cuts in (m.purchase_need, m.order_need, m.order_step):
-        cuts.deactivate()
+    d = m.data
+    for cuts in (m.purchase_need, m.order_need, m.order_step, m.order_link):
+        cuts.deactivate()  # order_link: the order indicator is fixed with n below
+    for var in (m.stock, m.fresh):
+        for v in var.values():
+            v.setub(None)
+    product_of = {lot.id: lot.product for lot in d.lots}
+    for (l, o, t), v in m.issue.items():
+        v.setub(d.outlets[(o, product_of[l])].capacity)
+    for (p, o, t), v in m.fresh_issue.items():
+        v.setub(d.outlets[(o, p)].capacity)
     n_keys = list(m.n)
     ship_keys = list(m.ship)
+    ranges = [range(int(m.n[k].ub) + 1 + extra) for k in n_keys]
+    for k in n_keys:
+        m.n[k].setub(None)
     best = math.inf
     options = SolveOptions(progress=False)
-    for ns in itertools.product(*[range(m.n[k].ub + 1) for k in n_keys]):
+    for ns in itertools.product(*ranges):
         for ships in itertools.product((0, 1), repeat=len(ship_keys)):
             for k, v in zip(n_keys, ns):
                 m.n[k].fix(v)
