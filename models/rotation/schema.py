@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from optimizer.errors import Problem
 from optimizer.instance import Instance
 from optimizer.schema import Id, Integer, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Table
-from optimizer.schema import _as_integer
 
-PositiveInt = Annotated[int, BeforeValidator(_as_integer), Field(ge=1)]
+PositiveInt = Annotated[NonNegInt, Field(ge=1)]
 
 
 class Product(ProductRecord):
