@@ -138,12 +138,10 @@ def _engine_columns(e: dict) -> dict:
     t = e.get("timings") or {}
     known = ("load", "build", "handoff", "solve", "extract")
     out = {k: e.get(k) for k in ("status", "objective", "mip_gap", "variables", "integer_variables", "constraints",
-                                 "solves", "compile_s", "write_s", "engine_total_s", "engine_peak_mb")}
+                                 "solves", "compile_s", "pass_s", "write_s", "engine_total_s", "engine_peak_mb")}
     for k in known:
         out[f"{k}_s"] = t.get(k)
     out["other_s"] = sum(v for k, v in t.items() if k not in known) if t else None
-    if out.get("compile_s") is not None and out.get("handoff_s") is not None:
-        out["pass_s"] = max(0.0, out["handoff_s"] - out["compile_s"])
     if t and out.get("engine_total_s") is not None:  # lazy imports, loading values back, glue
         out["untimed_s"] = max(0.0, out["engine_total_s"] - sum(t.values()) - (out.get("write_s") or 0.0))
     return out

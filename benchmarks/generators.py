@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-VERSION = 1  # bump when a generator changes, so cached work folders are rebuilt
+VERSION = 2  # bump when a generator changes, so cached work folders are rebuilt
 
 SIZE_NAMES = ("small", "medium", "large", "national")
 
@@ -215,7 +215,7 @@ def rotation(size: str, seed: int = 1):
             "holding_cost": _r(cost * 0.004, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,
             "lot_size": max(1, target // 10), "order_cost": rng.choice([200, 500, 1000]), "storage_volume": vol,
         })
-        volume += 2.5 * target * vol
+        volume += 4 * target * vol  # room for the starting lots (about 3 x target) and the purchases
         # one fresh lot covers the target until the first purchase can arrive; the rest are mixed ages
         n_mine = max(1, n_lots // n_p)
         lots.append({"id": f"{pid}-L001", "product": pid, "quantity": _r(target * 1.05, 0),
