@@ -342,7 +342,9 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
                          "quantity": q, "remaining_life": lot.expiry - t, "price": 0.0, "revenue": 0.0})
     schedule = pd.DataFrame(schedule, columns=["period", "lot", "product", "outlet", "action", "quantity",
                                                "remaining_life", "price", "revenue"])
-    schedule = schedule.sort_values(["period", "product", "action", "lot", "outlet"], kind="stable")
+    # within a period, write-offs (at its start) come before the issues
+    schedule = schedule.sort_values(["period", "product", "action", "lot", "outlet"], kind="stable",
+                                    key=lambda c: c.map({"write_off": 0, "issue": 1}) if c.name == "action" else c)
     writeoffs = pd.DataFrame(writeoffs, columns=["lot", "product", "period", "quantity", "expiry", "source",
                                                  "disposal_cost", "cost"]).sort_values(["period", "product", "lot"])
 
