@@ -72,6 +72,21 @@ def require_tables(tables: dict[str, pd.DataFrame], needed: dict[str, Iterable[s
     return out
 
 
+def compare_objective(summary: dict, recomputed: dict[str, float]) -> list[str]:
+    """Violations where the summary's objective terms or total differ from the recomputed ones."""
+    out = []
+    terms = summary.get("objective_terms") or {}
+    for name, value in recomputed.items():
+        if name not in terms:
+            out.append(f"objective_terms lacks '{name}'")
+        elif not close(float(terms[name]), value, tol(value, summary["objective"])):
+            out.append(f"objective term {name}: summary {terms[name]:,.6f}, recomputed {value:,.6f}")
+    total = sum(recomputed.values())
+    if not close(total, summary["objective"], tol(total, summary["objective"])):
+        out.append(f"objective {summary['objective']:,.6f} but the tables give {total:,.6f}")
+    return out
+
+
 def check_results(instance: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> list[str]:
     """Generic summary checks, then the model's own rules."""
     out = [f"summary.json lacks '{k}'" for k in SUMMARY_KEYS if k not in summary]

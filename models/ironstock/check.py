@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from optimizer.checking import close, numeric, require_tables, tol
+from optimizer.checking import close, compare_objective, numeric, require_tables, tol
 from optimizer.instance import Instance
 
 from .data import IronstockData, greedy_shortage
@@ -50,15 +50,7 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         "shortage": sum(d.scenarios[w].probability * d.products[p].shortage_penalty * s
                         for (w, p), s in short.items()),
     }
-    terms = summary.get("objective_terms", {})
-    for name, value in recomputed.items():
-        if name not in terms:
-            out.append(f"objective_terms lacks '{name}'")
-        elif not close(float(terms[name]), value, tol(value, summary["objective"])):
-            out.append(f"objective term {name}: summary {terms[name]:,.6f}, recomputed {value:,.6f}")
-    total = sum(recomputed.values())
-    if not close(total, summary["objective"], tol(total)):
-        out.append(f"objective {summary['objective']:,.6f} but the tables give {total:,.6f}")
+    out.extend(compare_objective(summary, recomputed))
 
     kpis = summary.get("kpis") or {}
     expected = {

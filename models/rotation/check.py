@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from optimizer.checking import close, numeric, require_tables, tol
+from optimizer.checking import close, compare_objective, numeric, require_tables, tol
 from optimizer.instance import Instance
 
 
@@ -226,13 +226,5 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
     shipment = sum(outlets[(o, p)].shipment_cost for (o, p, t), q in shipped.items() if q > 0)
     recomputed = {"purchase": purchase_cost, "order": order_cost, "holding": holding, "disposal": disposal,
                   "shipment": shipment, "revenue": -revenue}
-    terms = summary.get("objective_terms", {})
-    for name, value in recomputed.items():
-        if name not in terms:
-            out.append(f"objective_terms lacks '{name}'")
-        elif not close(float(terms[name]), value, tol(value, summary["objective"])):
-            out.append(f"objective term {name}: summary {terms[name]:,.6f}, recomputed {value:,.6f}")
-    total = sum(recomputed.values())
-    if not close(total, summary["objective"], tol(total, summary["objective"])):
-        out.append(f"objective {summary['objective']:,.6f} but the tables give {total:,.6f}")
+    out.extend(compare_objective(summary, recomputed))
     return out
