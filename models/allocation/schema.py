@@ -64,7 +64,7 @@ class AllocationSettings(Settings):
         "auto", description="exact: each step a MIP in whole packs; rounded: each step an LP, then whole packs "
                             "by rounding (fast at national size); auto: exact up to exact_max_deliveries.")
     exact_max_deliveries: NonNegInt = Field(
-        2000, description="auto uses the exact method when the model has at most this many delivery variables.")
+        200, description="auto uses the exact method when the model has at most this many delivery variables.")
 
 
 TABLES = {
