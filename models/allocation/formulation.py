@@ -35,9 +35,9 @@ SHORTAGE_TOL = 1e-7  # step 3 keeps the step-2 weighted shortage within this (re
 # -- building --------------------------------------------------------------------------------
 
 
-def build(inst: Instance, integer: bool = True) -> pyo.ConcreteModel:
+def build(inst: Instance, integer: bool = True, data: AllocationData | None = None) -> pyo.ConcreteModel:
     """The allocation model; integer=False relaxes pack counts to real numbers (the rounded method)."""
-    d = AllocationData(inst)
+    d = data or AllocationData(inst)
     m = pyo.ConcreteModel(name=inst.name)
     m.data = d
     T = d.T
@@ -183,11 +183,10 @@ def _lp_packs(m) -> dict:
 def solve(inst: Instance, options: SolveOptions, diagnose) -> Result:
     start = time.perf_counter()
     deadline = start + options.time_limit if options.time_limit is not None else None
-    d0 = AllocationData(inst)
-    method = pack_method(d0)
+    d = AllocationData(inst)
+    method = pack_method(d)
     exact = method == "exact"
-    m = build(inst, integer=exact)
-    d: AllocationData = m.data
+    m = build(inst, integer=exact, data=d)
     timings = {"build": time.perf_counter() - start, "handoff": 0.0, "solve": 0.0}
     steps: list[Step] = []
     fair = d.settings.fairness == "maxmin"
@@ -249,9 +248,7 @@ def solve(inst: Instance, options: SolveOptions, diagnose) -> Result:
     if any(s.sol.status == Status.FEASIBLE for s in steps) and main.status == Status.OPTIMAL:
         main = dataclasses.replace(main, status=Status.FEASIBLE)
 
-    lp_figures = None
     if not exact:
-        lp_figures = {"min_fill_rate": z_bound, "weighted_shortage": main.bound}
         rounded("fair" if fair else "efficient")
 
     if efficient is not None:
