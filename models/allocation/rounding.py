@@ -25,6 +25,7 @@ import math
 from .data import AllocationData
 
 EPS = 1e-6
+DONORS_TRIED = 16  # donors examined per period when lifting the minimum
 
 
 def _uses(d: AllocationData, key, packs: dict[int, int]) -> list[float]:
@@ -230,33 +231,42 @@ def _lift_minimum(d: AllocationData, packs, uses, total, load) -> None:
             if _gain(d, b, uses[b], t) <= EPS:
                 continue
             heap = donors.get((p, t))
-            while heap:
-                neg, a = heap[0]
-                if a == b or -neg != fill[a] or packs[a].get(t, 0) < 1:
-                    heapq.heappop(heap)
-                    continue
-                break
             if not heap:
                 continue
-            a = heap[0][1]
-            r_a = d.region_of(a[0])
-            if cap is not None and r_a != r_b and load.get((r_b, t), 0.0) + pack > cap + EPS:
+            # look at the few highest-filled donors: the first one the rules allow gives the pack
+            kept, found = [], None
+            while heap and len(kept) < DONORS_TRIED and found is None:
+                entry = heapq.heappop(heap)
+                a = entry[1]
+                if -entry[0] != fill[a] or packs[a].get(t, 0) < 1:
+                    continue  # stale entry
+                kept.append(entry)
+                if a == b:
+                    continue
+                r_a = d.region_of(a[0])
+                if cap is not None and r_a != r_b and load.get((r_b, t), 0.0) + pack > cap + EPS:
+                    continue
+                if p in parity and d.institutions[a[0]].sector == "care" and d.institutions[i].sector == "cure":
+                    continue  # a move from care to cure could break the parity rule
+                trial_b = dict(packs[b]); trial_b[t] = trial_b.get(t, 0) + 1
+                trial_a = dict(packs[a]); trial_a[t] -= 1
+                ub, ua = _uses(d, b, trial_b), _uses(d, a, trial_a)
+                new_b, new_a = sum(ub) / d.total_need[b], sum(ua) / d.total_need[a]
+                if min(new_a, new_b) <= fill[b] + 1e-12:
+                    continue
+                found = (a, r_a, trial_a, trial_b, ua, ub, new_a, new_b)
+                kept.pop()
+            for entry in kept:
+                heapq.heappush(heap, entry)
+            if found is None:
                 continue
-            if p in parity and d.institutions[a[0]].sector == "care" and d.institutions[i].sector == "cure":
-                continue  # a move from care to cure could break the parity rule
-            trial_b = dict(packs[b]); trial_b[t] = trial_b.get(t, 0) + 1
-            trial_a = dict(packs[a]); trial_a[t] -= 1
-            ub, ua = _uses(d, b, trial_b), _uses(d, a, trial_a)
-            new_b, new_a = sum(ub) / d.total_need[b], sum(ua) / d.total_need[a]
-            if new_a <= fill[b] + 1e-12 or new_b <= fill[b] + 1e-12 or min(new_a, new_b) <= fill[b] + 1e-12:
-                continue
+            a, r_a, trial_a, trial_b, ua, ub, new_a, new_b = found
             packs[b], packs[a] = trial_b, trial_a
             uses[b], uses[a] = ub, ua
             total[b], total[a] = sum(ub), sum(ua)
             fill[b], fill[a] = new_b, new_a
             load[(r_b, t)] = load.get((r_b, t), 0.0) + pack
             load[(r_a, t)] = load.get((r_a, t), 0.0) - pack
-            heapq.heappop(heap)
             if trial_a[t] > 0:
                 heapq.heappush(heap, (-new_a, a))
             heapq.heappush(heap, (-new_b, b))
