@@ -30,8 +30,8 @@ COLUMNS = [
     "status", "objective", "mip_gap",
     "load_s", "build_s", "compile_s", "pass_s", "handoff_s", "solve_s", "extract_s", "other_s", "write_s",
     "untimed_s",
-    "engine_total_s", "engine_peak_mb",
-    "highs_read_s", "highs_solve_s", "highs_total_s", "highs_peak_mb", "highs_objective",
+    "engine_total_s", "engine_cpu_s", "engine_peak_mb",
+    "highs_read_s", "highs_solve_s", "highs_total_s", "highs_cpu_s", "highs_peak_mb", "highs_objective",
     "ratio", "overhead_s", "time_limit", "mip_gap_limit", "threads", "machine", "python", "highspy", "pyomo",
     "date",
 ]
@@ -113,7 +113,7 @@ def run_case(kind: str, size: str, args, info: dict) -> list[dict]:
         say(f"{kind} {size}: HiGHS alone ...")
         f = _run(py + ["floor", str(mps)] + (["--max-memory-mb", str(args.max_memory_mb)] if args.max_memory_mb else []),
                  wall)
-        for key in ("highs_read_s", "highs_solve_s", "highs_total_s", "highs_peak_mb", "highs_objective"):
+        for key in ("highs_read_s", "highs_solve_s", "highs_total_s", "highs_cpu_s", "highs_peak_mb", "highs_objective"):
             row[key] = f.get(key)
         _ratio(row)
     rows.append(row)
@@ -125,7 +125,7 @@ def run_case(kind: str, size: str, args, info: dict) -> list[dict]:
             say(f"{kind} {size}: PuLP + {solver} ...")
             p = _run(py + ["pulp", str(path), str(folder / f"out-pulp-{solver}"), "--solver", solver, *opts], wall)
             prow = dict(base, tool=f"pulp+{solver}", **_engine_columns(p))
-            for key in ("highs_read_s", "highs_solve_s", "highs_total_s", "highs_peak_mb", "highs_objective"):
+            for key in ("highs_read_s", "highs_solve_s", "highs_total_s", "highs_cpu_s", "highs_peak_mb", "highs_objective"):
                 prow[key] = row.get(key)
             _ratio(prow)
             rows.append(prow)
@@ -138,7 +138,8 @@ def _engine_columns(e: dict) -> dict:
     t = e.get("timings") or {}
     known = ("load", "build", "handoff", "solve", "extract")
     out = {k: e.get(k) for k in ("status", "objective", "mip_gap", "variables", "integer_variables", "constraints",
-                                 "solves", "compile_s", "pass_s", "write_s", "engine_total_s", "engine_peak_mb")}
+                                 "solves", "compile_s", "pass_s", "write_s", "engine_total_s", "engine_cpu_s",
+                                 "engine_peak_mb")}
     for k in known:
         out[f"{k}_s"] = t.get(k)
     out["other_s"] = sum(v for k, v in t.items() if k not in known) if t else None
@@ -202,14 +203,15 @@ def table(path: Path) -> str:
         return f"{float(v):.{digits}f}"
 
     lines = ["| model | size | tool | vars (int) | cons | status | load | build | compile | pass | solve | "
-             "extract | other | write | untimed | total s | HiGHS alone s | ratio | peak MB |",
-             "|" + "---|" * 19]
+             "extract | other | write | untimed | total s | CPU s | HiGHS alone s | HiGHS CPU s | ratio | peak MB |",
+             "|" + "---|" * 21]
     for r in rows:
         vars_ = f"{r['variables']} ({r['integer_variables']})" if r.get("variables") else "-"
         lines.append(" | ".join([
             f"| {r['model']}", r["size"], r["tool"], vars_, r.get("constraints") or "-", r["status"],
             f(r, "load_s"), f(r, "build_s"), f(r, "compile_s"), f(r, "pass_s"), f(r, "solve_s"), f(r, "extract_s"),
-            f(r, "other_s"), f(r, "write_s"), f(r, "untimed_s"), f(r, "engine_total_s"), f(r, "highs_total_s"), f(r, "ratio"),
+            f(r, "other_s"), f(r, "write_s"), f(r, "untimed_s"), f(r, "engine_total_s"), f(r, "engine_cpu_s"), f(r, "highs_total_s"),
+            f(r, "highs_cpu_s"), f(r, "ratio"),
             f(r, "engine_peak_mb", 0)]) + " |")
     return "\n".join(lines)
 

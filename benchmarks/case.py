@@ -22,6 +22,11 @@ import time
 from pathlib import Path
 
 
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -53,7 +58,7 @@ def engine(args) -> dict:
 
     solver.compile_model, solver.make_highs = compile_model, make_highs
     options = SolveOptions(time_limit=args.time_limit, mip_gap=args.mip_gap, threads=args.threads, progress=False)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_s()
     result = api.solve(args.instance, options)
     solved = time.perf_counter()
     result.write(args.out)
@@ -74,6 +79,7 @@ def engine(args) -> dict:
         "pass_s": split["pass"],
         "write_s": end - solved,
         "engine_total_s": end - start,
+        "engine_cpu_s": cpu_s() - cpu0,
         "engine_peak_mb": peak_mb(),
     }
     if args.mps:
@@ -102,6 +108,7 @@ def floor(args) -> dict:
     folder = Path(args.mps)
     steps = json.loads((folder / "steps.json").read_text())
     read_s = solve_s = 0.0
+    cpu0 = cpu_s()
     objective = None
     statuses = []
     for step in steps:
@@ -124,15 +131,22 @@ def floor(args) -> dict:
         statuses.append(h.modelStatusToString(h.getModelStatus()))
         objective = h.getInfo().objective_function_value
     return {"highs_read_s": read_s, "highs_solve_s": solve_s, "highs_total_s": read_s + solve_s,
-            "highs_peak_mb": peak_mb(), "highs_status": ";".join(statuses), "highs_objective": objective}
+            "highs_cpu_s": cpu_s() - cpu0, "highs_peak_mb": peak_mb(), "highs_status": ";".join(statuses), "highs_objective": objective}
 
 
 def pulp_case(args) -> dict:
     from . import pulp_sourcing
 
+    def with_children() -> float:  # CBC runs as a child process
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cpu_s() + r.ru_utime + r.ru_stime
+
+    cpu0 = with_children()
     row = pulp_sourcing.run(Path(args.instance), Path(args.out), args.solver, args.time_limit, args.mip_gap,
                             args.threads)
-    row["engine_peak_mb"] = peak_mb()
+    row["engine_cpu_s"] = with_children() - cpu0
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    row["engine_peak_mb"] = max(peak_mb(), child)  # the larger of PuLP's process and CBC's
     return row
 
 
