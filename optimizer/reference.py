@@ -39,12 +39,27 @@ def _default(info: FieldInfo) -> str:
     return f"{info.default:g}" if isinstance(info.default, float) else str(info.default)
 
 
-def _rows(model: type) -> list[str]:
+def _meaning(name: str, info: FieldInfo, table) -> str:
+    """The field's description; for ids, references and periods what the table spec says."""
+    if info.description:
+        return info.description
+    if table is not None and name in table.refs:
+        return f"An `id` of `{table.refs[name]}`."
+    if table is not None and name in table.periods:
+        return "Period, 0..periods-1."
+    if table is not None and table.key == (name,):
+        return "Unique id of the row."
+    if table is not None and name in table.key:
+        return f"Part of the row's key ({', '.join(table.key)})."
+    return ""
+
+
+def _rows(model: type, table=None) -> list[str]:
     lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
         if name in _SKIP:
             continue
-        lines.append(f"| `{name}` | {_type_name(info)} | {_default(info)} | {info.description or ''} |")
+        lines.append(f"| `{name}` | {_type_name(info)} | {_default(info)} | {_meaning(name, info, table)} |")
     return lines
 
 
@@ -61,7 +76,7 @@ def markdown(kinds: typing.Iterable[str] | None = None) -> str:
             flags = "required" if table.required else "optional"
             key = f"; key: {', '.join(table.key)}" if table.key else ""
             refs = "".join(f"; `{f}` → `{t}`" for f, t in table.refs.items())
-            out += [f"### {table_name} ({flags}{key}{refs})", ""] + _rows(table.row) + [""]
+            out += [f"### {table_name} ({flags}{key}{refs})", ""] + _rows(table.row, table) + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
