@@ -11,7 +11,8 @@ import pandas as pd
 
 from .instance import Instance
 from .results import Result
-from .solver import Solution, SolveOptions, Status, feasibility_relaxation, solve_model, versions
+from .solver import (Solution, SolveOptions, Status, feasibility_relaxation, resolve_with_integers_fixed, solve_model,
+                     versions)
 
 
 @dataclass
@@ -29,11 +30,16 @@ def say(options: SolveOptions, text: str) -> None:
         print(f"stockpile: {text}", file=sys.stderr, flush=True)
 
 
-def solve_step(model, options: SolveOptions, label: str) -> Solution:
-    """Solve one Pyomo model with a progress line before and after."""
+def solve_step(model, options: SolveOptions, label: str, keep: bool = False,
+               resolve: Solution | None = None) -> Solution:
+    """Solve one Pyomo model with a progress line before and after.
+
+    keep: hold on to the HiGHS model for a later re-solve; resolve: instead of compiling
+    `model`, re-solve the model kept in that solution with its integer variables fixed.
+    """
     solution_line = ""
     say(options, f"{label} ...")
-    sol = solve_model(model, options)
+    sol = resolve_with_integers_fixed(resolve) if resolve is not None else solve_model(model, options, keep)
     if sol.objective is not None:
         gap = f", gap {sol.mip_gap:.2%}" if sol.mip_gap is not None else ""
         solution_line = f", objective {sol.objective:,.2f}{gap}"

@@ -8,6 +8,7 @@ it also gives us the row <-> constraint map needed for duals.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Solution:
     num_int: int = 0
     row_duals: np.ndarray | None = field(default=None, repr=False)
     row_index: dict = field(default_factory=dict, repr=False)  # ConstraintData -> [row ids]
+    kept: tuple | None = field(default=None, repr=False)  # (Highs, Compiled) when asked to keep
 
     def dual(self, constraint) -> float:
         """d objective / d right-hand side of a constraint (LP solves only)."""
@@ -210,14 +212,44 @@ def make_highs(compiled: Compiled, options: SolveOptions):
     return h
 
 
-def solve_model(model, options: SolveOptions) -> Solution:
-    """Compile, solve with HiGHS, and load the solution into the Pyomo variables."""
-    import highspy
+def solve_model(model, options: SolveOptions, keep: bool = False) -> Solution:
+    """Compile, solve with HiGHS, and load the solution into the Pyomo variables.
 
+    keep=True holds on to the HiGHS object so that `resolve_with_integers_fixed` can
+    re-solve the same matrix without compiling it again.
+    """
     start = time.perf_counter()
     compiled = compile_model(model)
     h = make_highs(compiled, options)
-    handoff = time.perf_counter() - start
+    return _run(h, compiled, time.perf_counter() - start, keep)
+
+
+def resolve_with_integers_fixed(sol: Solution) -> Solution:
+    """The LP left when every integer variable is fixed at its value in `sol` (for duals).
+
+    Reuses the HiGHS object kept by `solve_model(..., keep=True)`: the integer columns
+    become continuous columns with equal bounds, and HiGHS solves again.
+    """
+    import highspy
+
+    if sol.kept is None:
+        raise ValueError("solve_model was not asked to keep the model (keep=True)")
+    h, compiled = sol.kept
+    start = time.perf_counter()
+    flags = _integrality(compiled)
+    columns = np.flatnonzero(np.asarray(flags, dtype=bool)).astype(np.int32)
+    if len(columns):
+        values = np.array([float(compiled.columns[i].value) for i in columns])
+        h.changeColsIntegrality(len(columns), columns,
+                                np.array([highspy.HighsVarType.kContinuous] * len(columns)))
+        h.changeColsBounds(len(columns), columns, values, values)
+    lp = dataclasses.replace(compiled, num_int=0, integer=[False] * len(compiled.columns))
+    return _run(h, lp, time.perf_counter() - start, keep=False)
+
+
+def _run(h, compiled: Compiled, handoff: float, keep: bool) -> Solution:
+    """Run HiGHS on a passed model and read the outcome back."""
+    import highspy
 
     start = time.perf_counter()
     h.run()
@@ -278,6 +310,7 @@ def solve_model(model, options: SolveOptions) -> Solution:
         num_int=compiled.num_int,
         row_duals=duals,
         row_index=compiled.row_index,
+        kept=(h, compiled) if keep else None,
     )
 
 

@@ -132,3 +132,30 @@ def test_changing_the_thread_count_between_solves_in_one_process():
     for threads in (2, 1, None, 1):
         sol = solve_model(m, SolveOptions(threads=threads, progress=False))
         assert sol.status is Status.OPTIMAL and sol.objective == pytest.approx(-3)
+
+
+def test_resolve_with_integers_fixed_prices_the_remaining_lp():
+    # min 4n + x  s.t.  10n + x >= 25 (cover),  x <= 8 (cap),  n integer in [0, 5].
+    # n = 2 needs x = 5: cost 13; n = 3 needs no x: cost 12 -> optimum n = 3, x = 0, obj 12.
+    # With n fixed at 3 the LP has slack on cover (30 >= 25): dual 0; its objective is 12 again.
+    from optimizer.solver import resolve_with_integers_fixed
+
+    m = pyo.ConcreteModel()
+    m.n = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(0, 5))
+    m.x = pyo.Var(bounds=(0, 8))
+    m.cover = pyo.Constraint(expr=10 * m.n + m.x >= 25)
+    m.obj = pyo.Objective(expr=4 * m.n + m.x)
+    mip = solve_model(m, QUIET, keep=True)
+    assert mip.objective == pytest.approx(12) and m.n.value == 3
+    lp = resolve_with_integers_fixed(mip)
+    assert lp.status is Status.OPTIMAL and lp.num_int == 0
+    assert lp.objective == pytest.approx(12) and lp.dual(m.cover) == pytest.approx(0)
+
+    # Tighter: cover 32 -> n = 3 and x = 2 (obj 14) beats n = 4 (16); fixed at n = 3 the
+    # cover row binds and each extra unit of cover costs one more x: dual 1.
+    m.cover.set_value(10 * m.n + m.x >= 32)
+    mip = solve_model(m, QUIET, keep=True)
+    assert mip.objective == pytest.approx(14)
+    assert resolve_with_integers_fixed(mip).dual(m.cover) == pytest.approx(1)
+    with pytest.raises(ValueError):
+        resolve_with_integers_fixed(solve_model(m, QUIET))

@@ -117,13 +117,13 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     start = time.perf_counter()
     m = build(inst)
     timings = {"build": time.perf_counter() - start}
-    sol = solve_step(m, options, f"solving ironstock '{inst.name}'")
+    sol = solve_step(m, options, f"solving ironstock '{inst.name}'", keep=True)
     timings.update(handoff=sol.handoff_seconds, solve=sol.solve_seconds)
     if not sol.status.has_solution:
         return failed(inst, sol, diagnose, timings, m, options)
     duals = sol
     if sol.num_int:
-        duals = marginal_lp(m, options)
+        duals = marginal_lp(m, sol, options)
         timings["marginal_lp"] = duals.handoff_seconds + duals.solve_seconds
         if duals.status.has_solution and sol.bound is not None:
             # the LP re-optimises the continuous choices for the lots found: never worse
@@ -135,16 +135,12 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     return finished(inst, sol, out, timings)
 
 
-def marginal_lp(m, options: SolveOptions) -> Solution:
-    """Fix the whole lots found and solve the remaining LP: its duals price budget and storage."""
-    for var in m.n.values():
-        var.fix(round(pyo.value(var)))
-    lp_options = dataclasses.replace(options, time_limit=None)
-    try:
-        return solve_step(m, lp_options, "pricing budget and storage (LP with lots fixed)")
-    finally:
-        for var in m.n.values():
-            var.unfix()
+def marginal_lp(m, sol: Solution, options: SolveOptions) -> Solution:
+    """Fix the whole lots found and solve the remaining LP: its duals price budget and storage.
+
+    The MIP's HiGHS model is re-solved in place (lots fixed), not compiled a second time.
+    """
+    return solve_step(m, options, "pricing budget and storage (LP with lots fixed)", resolve=sol)
 
 
 def marginal_value(m, name: str, limit, duals: Solution) -> float | None:
