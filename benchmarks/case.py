@@ -37,7 +37,10 @@ def engine(args) -> dict:
     from optimizer.solver import SolveOptions
 
     imports = time.perf_counter() - start
-    captured: list[tuple] = []  # (HighsLp, options) per hand-off, when --mps is given
+    from optimizer import pipeline
+
+    captured: list[tuple] = []  # (HighsLp or Highs, options) per HiGHS run, when --mps is given
+    options_of: dict[int, dict] = {}  # id(Highs) -> the options it was made with
     split = {"compile": 0.0, "pass": 0.0, "solves": 0}
     original_compile, original_make = solver.compile_model, solver.make_highs
 
@@ -52,11 +55,28 @@ def engine(args) -> dict:
         h = original_make(compiled, options)
         split["pass"] += time.perf_counter() - t0
         if args.mps:
-            captured.append((compiled.lp, {"time_limit": options.time_limit, "mip_gap": options.mip_gap,
-                                           "threads": options.threads, "lp_method": options.lp_method}))
+            opts = {"time_limit": options.time_limit, "mip_gap": options.mip_gap, "threads": options.threads,
+                    "lp_method": options.lp_method}
+            options_of[id(h)] = opts
+            captured.append((compiled.lp, opts))
         return h
 
     solver.compile_model, solver.make_highs = compile_model, make_highs
+    original_resolve = getattr(solver, "resolve_with_integers_fixed", None)
+    if original_resolve is not None:
+        # a re-solve of a kept HiGHS object (no new hand-off): keep that object, whose model
+        # then is the LP with the integers fixed, and write it after the timed run
+        def resolve_with_integers_fixed(sol):
+            out = original_resolve(sol)
+            split["solves"] += 1
+            if args.mps and sol.kept is not None:
+                h = sol.kept[0]
+                captured.append((h, options_of.get(id(h), captured[-1][1] if captured else {})))
+            return out
+
+        solver.resolve_with_integers_fixed = resolve_with_integers_fixed
+        if hasattr(pipeline, "resolve_with_integers_fixed"):
+            pipeline.resolve_with_integers_fixed = resolve_with_integers_fixed
     options = SolveOptions(time_limit=args.time_limit, mip_gap=args.mip_gap, threads=args.threads, progress=False)
     start, cpu0 = time.perf_counter(), cpu_s()
     result = api.solve(args.instance, options)
@@ -91,9 +111,12 @@ def engine(args) -> dict:
             old.unlink()
         steps = []
         for i, (lp, opts) in enumerate(captured):
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", False)
-            h.passModel(lp)
+            if isinstance(lp, highspy.Highs):
+                h = lp
+            else:
+                h = highspy.Highs()
+                h.setOptionValue("output_flag", False)
+                h.passModel(lp)
             path = folder / f"step{i + 1}.mps"
             h.writeModel(str(path))
             steps.append({"file": path.name, **opts})
