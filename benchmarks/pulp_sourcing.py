@@ -32,6 +32,13 @@ def _opt(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else v
 
 
+def _status(status: str, sol_status) -> str:
+    """PuLP says "Optimal" also when CBC stopped at the time limit with a solution; sol_status tells."""
+    if status == "Optimal":
+        return "feasible" if sol_status == 2 else "optimal"  # 2 = LpSolutionIntegerFeasible
+    return status.lower()
+
+
 def run(path: Path, out: Path, solver: str, time_limit: float | None, mip_gap: float, threads: int | None) -> dict:
     t0 = time.perf_counter()
     import pulp  # timed, as the engine's lazy Pyomo and highspy imports are
@@ -194,7 +201,7 @@ def run(path: Path, out: Path, solver: str, time_limit: float | None, mip_gap: f
     pd.DataFrame(awards).to_csv(out / "awards.csv", index=False)
     t5 = time.perf_counter()
     return {
-        "status": {"Optimal": "optimal"}.get(status, status.lower()),
+        "status": _status(status, getattr(prob, "sol_status", None)),
         "objective": objective,
         "variables": len(prob.variables()),
         "integer_variables": sum(1 for v in prob.variables() if v.cat != "Continuous"),
