@@ -53,7 +53,7 @@ def find(name: str) -> Example:
     found = {e.name: e for e in examples()}
     if name not in found:
         raise InputError(Problem(f"no example named '{name}'" + did_you_mean(name, found)
-                                 + f"; run `stockpile examples` to list them"))
+                                 + "; run `stockpile examples` to list them"))
     return found[name]
 
 

@@ -73,9 +73,13 @@ class ModelSpec:
 
     validate(instance) -> list[Problem]: cross-table rules beyond the declarative ones;
         it may append to instance.warnings.
-    solve(instance, options) -> Result: build, solve and extract (imports Pyomo lazily).
     check(instance, summary, tables) -> list[str]: re-verify a solution from its output
         tables alone (no Pyomo); returns the violations found.
+
+    Solving follows a convention, so that Pyomo is imported only when a model is solved:
+    `models.<kind>.formulation` either defines `solve(instance, options) -> Result` (models
+    with several solves), or `build` and `extract` for the standard pipeline, with
+    `models.<kind>.diagnose.diagnose` explaining infeasibility.
     """
 
     kind: str
@@ -84,5 +88,15 @@ class ModelSpec:
     settings: type[BaseModel]
     timed: bool
     validate: Callable[[Instance], list[Problem]]
-    solve: Callable[[Instance, "SolveOptions"], "Result"]
     check: Callable[[Instance, dict, dict[str, pd.DataFrame]], list[str]]
+
+    def solve(self, instance: Instance, options: "SolveOptions") -> "Result":
+        import importlib
+
+        formulation = importlib.import_module(f"models.{self.kind}.formulation")
+        if hasattr(formulation, "solve"):
+            return formulation.solve(instance, options)
+        from .pipeline import run
+
+        diagnose = importlib.import_module(f"models.{self.kind}.diagnose").diagnose
+        return run(instance, options, formulation.build, formulation.extract, diagnose)

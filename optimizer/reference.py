@@ -71,7 +71,7 @@ def markdown(kinds: typing.Iterable[str] | None = None) -> str:
     for kind in kinds or known_kinds():
         spec = get_model(kind)
         out += [f"## {kind}", "", spec.title + ".", ""]
-        out += [f"### settings", ""] + _rows(spec.settings) + [""]
+        out += ["### settings", ""] + _rows(spec.settings) + [""]
         for table_name, table in spec.tables.items():
             flags = "required" if table.required else "optional"
             key = f"; key: {', '.join(table.key)}" if table.key else ""

@@ -5,14 +5,6 @@ from optimizer.instance import ModelSpec
 from .check import check
 from .schema import TABLES, AllocationSettings, validate
 
-
-def solve(instance, options):
-    from .diagnose import diagnose
-    from .formulation import solve as solve_lexicographic
-
-    return solve_lexicographic(instance, options, diagnose)
-
-
 MODEL = ModelSpec(
     kind="allocation",
     title="Share scarce items fairly across cure and care (max-min fill rate, then shortage, then transport)",
@@ -20,6 +12,5 @@ MODEL = ModelSpec(
     settings=AllocationSettings,
     timed=True,
     validate=validate,
-    solve=solve,
     check=check,
 )

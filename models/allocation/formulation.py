@@ -180,7 +180,10 @@ def _lp_packs(m) -> dict:
     return {k: float(var.value or 0.0) for k, var in m.n.items()}
 
 
-def solve(inst: Instance, options: SolveOptions, diagnose) -> Result:
+def solve(inst: Instance, options: SolveOptions) -> Result:
+    """The efficient plan, then the lexicographic steps; whole packs exactly or by rounding."""
+    from .diagnose import diagnose
+
     start = time.perf_counter()
     deadline = start + options.time_limit if options.time_limit is not None else None
     d = AllocationData(inst)

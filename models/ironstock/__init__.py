@@ -5,13 +5,6 @@ from optimizer.instance import ModelSpec
 from .check import check
 from .schema import TABLES, IronstockSettings, validate
 
-
-def solve(instance, options):
-    from .formulation import solve as solve_ironstock
-
-    return solve_ironstock(instance, options)
-
-
 MODEL = ModelSpec(
     kind="ironstock",
     title="Size a strategic reserve against crisis scenarios (resupply, reservations, budget, expiry)",
@@ -19,6 +12,5 @@ MODEL = ModelSpec(
     settings=IronstockSettings,
     timed=True,
     validate=validate,
-    solve=solve,
     check=check,
 )

@@ -5,16 +5,6 @@ from optimizer.instance import ModelSpec
 from .check import check
 from .schema import TABLES, RotationSettings, validate
 
-
-def solve(instance, options):
-    from optimizer.pipeline import run
-
-    from .diagnose import diagnose
-    from .formulation import build, extract
-
-    return run(instance, options, build, extract, diagnose)
-
-
 MODEL = ModelSpec(
     kind="rotation",
     title="Rotate reserve lots into regular use before they expire (targets, lots, outlets, storage)",
@@ -22,6 +12,5 @@ MODEL = ModelSpec(
     settings=RotationSettings,
     timed=True,
     validate=validate,
-    solve=solve,
     check=check,
 )

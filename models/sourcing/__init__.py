@@ -5,16 +5,6 @@ from optimizer.instance import ModelSpec
 from .check import check
 from .schema import TABLES, SourcingSettings, validate
 
-
-def solve(instance, options):
-    from optimizer.pipeline import run
-
-    from .diagnose import diagnose
-    from .formulation import build, extract
-
-    return run(instance, options, build, extract, diagnose)
-
-
 MODEL = ModelSpec(
     kind="sourcing",
     title="Split volume across suppliers (tiers, caps, dual sourcing, disruptions)",
@@ -22,6 +12,5 @@ MODEL = ModelSpec(
     settings=SourcingSettings,
     timed=False,
     validate=validate,
-    solve=solve,
     check=check,
 )
