@@ -103,3 +103,22 @@ def test_examples_lists_and_copies(runner, tmp_path):
     assert again.exit_code == 2 and "already exists" in again.output
     unknown = runner.invoke(main, ["examples", "sourcing-nl-pp"])
     assert unknown.exit_code == 2 and "did you mean 'sourcing-nl-ppe'" in unknown.output
+
+
+def test_validate_and_check_never_import_pyomo(tmp_path):
+    # The checker is independent of the formulation: loading and checking must not need Pyomo.
+    import subprocess
+    import sys
+
+    import optimizer as sp
+    from optimizer.examples import find
+
+    example = find("sourcing-nl-ppe")
+    sp.solve(example.file).write(tmp_path)
+    code = (
+        "import sys, optimizer as sp\n"
+        f"assert sp.check(sp.load({str(example.file)!r}), {str(tmp_path)!r}) == []\n"
+        "print('pyomo' in sys.modules, 'highspy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
