@@ -94,6 +94,8 @@ def failed(instance: Instance, sol: Solution, diagnose, timings: dict, model=Non
         reason = diagnose(instance) or _relaxation_reason(model, options or SolveOptions())
     elif sol.status == Status.UNBOUNDED:
         reason = "the objective can be improved without limit: some revenue or cost is unbounded"
+    elif sol.status == Status.ERROR and "time limit" in sol.model_status.lower():
+        reason = "the time limit was reached before any plan meeting every rule was found; allow more --time-limit"
     elif sol.status == Status.ERROR:
         reason = f"the solver stopped without a solution ({sol.model_status})"
     return Result(

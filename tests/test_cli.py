@@ -122,3 +122,14 @@ def test_validate_and_check_never_import_pyomo(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_time_limit_without_a_plan_exits_3_and_says_so(runner, tmp_path):
+    from optimizer.examples import find
+
+    out = tmp_path / "o"
+    result = runner.invoke(main, ["solve", str(find("rotation-nl-reserve").file), "--out", str(out),
+                                  "--time-limit", "0"])
+    assert result.exit_code == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "error" and "time limit" in summary["reason"]
