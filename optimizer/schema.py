@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 
 def _as_id(value: Any) -> Any:
@@ -66,6 +66,28 @@ Positive = Annotated[float, BeforeValidator(_as_number), AfterValidator(_positiv
 Share = Annotated[float, BeforeValidator(_as_number), Field(ge=0, le=1)]
 Integer = Annotated[int, BeforeValidator(_as_integer)]
 NonNegInt = Annotated[int, BeforeValidator(_as_integer), Field(ge=0)]
+
+
+def ordered(low: str, high: str):
+    """A row validator: `low` may not exceed `high` (a bound left unset is no bound).
+
+    Contradictory bounds are invalid input. The check runs when the later-declared of the
+    two fields is validated, so the error names that field.
+    """
+
+    def check(cls, value, info: ValidationInfo):
+        other = high if info.field_name == low else low
+        bound = info.data.get(other)
+        if value is None or bound is None:
+            return value
+        lo, hi = (value, bound) if info.field_name == low else (bound, value)
+        if lo > hi:
+            if info.field_name == low:
+                raise ValueError(f"{low} {lo:g} is above {high} {hi:g}")
+            raise ValueError(f"{high} {hi:g} is below {low} {lo:g}")
+        return value
+
+    return field_validator(low, high)(check)
 
 
 class Record(BaseModel):

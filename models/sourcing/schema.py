@@ -6,7 +6,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from optimizer.errors import Problem, did_you_mean
 from optimizer.instance import Instance
-from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Share, Table
+from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Share, Table, ordered
 
 
 class Product(ProductRecord):
@@ -19,23 +19,9 @@ class Product(ProductRecord):
     max_supplier_share: Share = Field(1, description="Largest share of demand one supplier may get.")
     min_award_share: Share = Field(0, description="Smallest share of demand an awarded supplier gets.")
 
-    # Bounds that contradict each other are invalid input. Each check sits on the later
-    # field so that the error names it (pydantic has validated the earlier one by then).
-    @field_validator("max_suppliers")
-    @classmethod
-    def _max_not_below_min(cls, value, info: ValidationInfo):
-        low = info.data.get("min_suppliers")
-        if value is not None and low is not None and value < low:
-            raise ValueError(f"max_suppliers {value} is below min_suppliers {low}")
-        return value
-
-    @field_validator("min_award_share")
-    @classmethod
-    def _award_share_within_cap(cls, value, info: ValidationInfo):
-        cap = info.data.get("max_supplier_share")
-        if cap is not None and value > cap:
-            raise ValueError(f"min_award_share {value:g} is above max_supplier_share {cap:g}")
-        return value
+    # Contradictory bounds are invalid input; the error names the later field.
+    _suppliers_ordered = ordered("min_suppliers", "max_suppliers")
+    _shares_ordered = ordered("min_award_share", "max_supplier_share")
 
 
 class Supplier(Record):
@@ -68,13 +54,7 @@ class RegionLimit(Record):
     max_share: Share = Field(1, description="Most of the product's demand bought in the region.")
     min_share: Share = Field(0, description="Least of the product's demand bought in the region.")
 
-    @field_validator("min_share")
-    @classmethod
-    def _min_not_above_max(cls, value, info: ValidationInfo):
-        cap = info.data.get("max_share")
-        if cap is not None and value > cap:
-            raise ValueError(f"min_share {value:g} is above max_share {cap:g}")
-        return value
+    _shares_ordered = ordered("min_share", "max_share")
 
 
 class Scenario(Record):
