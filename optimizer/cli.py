@@ -58,6 +58,9 @@ def solver_options(func):
         click.option("--lp-method", type=click.Choice(["choose", "simplex", "ipm", "pdlp"]), default="choose",
                      show_default=True, help="LP algorithm HiGHS uses."),
         click.option("--verbose", "-v", is_flag=True, help="Show the HiGHS log instead of progress lines."),
+        click.option("--elastic/--no-elastic", default=None,
+                     help="Make demands, targets, floors and needs soft (a plan with shortfall.csv even when "
+                          "no plan meets them all)  [default: the instance's settings.elastic]"),
     ]):
         func = option(func)
     return func
@@ -96,13 +99,13 @@ def validate(instance):
 @solver_options
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the readable summary.")
 @guarded
-def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, as_json):
+def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json):
     """Solve INSTANCE and write its results to --out."""
     inst = api.load(instance)
     for warning in inst.warnings:
         click.echo(f"warning: {warning}", err=True)
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
-                           lp_method=lp_method, progress=True)
+                           lp_method=lp_method, progress=True, elastic=elastic)
     result = api.solve(inst, options)
     written = result.write(out)
     if as_json:
@@ -179,7 +182,7 @@ def fields(kind):
               help="Points solved at once, each in its own process  [default: min(points, cores)].")
 @solver_options
 @guarded
-def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method, verbose):
+def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method, verbose, elastic):
     """Solve INSTANCE once per value of --set and tabulate the results in --out/sweep.csv.
 
     \b
@@ -192,7 +195,7 @@ def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method,
     from . import sweep as sweeping
 
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
-                           lp_method=lp_method, progress=False)
+                           lp_method=lp_method, progress=False, elastic=elastic)
 
     def progress(done, total, row):
         objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""

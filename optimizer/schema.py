@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 
 def _as_id(value: Any) -> Any:
@@ -90,12 +91,28 @@ def ordered(low: str, high: str):
     return field_validator(low, high)(check)
 
 
+def _reject_former_names(cls, data: Any) -> Any:
+    """A field under its former name is an error that names the new one."""
+    if isinstance(data, dict) and cls.former_names:
+        for old, new in cls.former_names.items():
+            if old in data:
+                raise ValueError(f"field '{old}' is now called '{new}' (see docs/fields.md)")
+    return data
+
+
 class Record(BaseModel):
-    """One row of an instance table. Unknown fields are errors; `notes` is free text."""
+    """One row of an instance table. Unknown fields are errors; `notes` is free text.
+
+    `former_names` maps a field's former name to its current one: input that still uses
+    the former name is rejected with a message naming the new one.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    former_names: ClassVar[dict[str, str]] = {}
 
     notes: str | None = Field(None, description="Free text, ignored by the model.")
+
+    _former = model_validator(mode="before")(classmethod(_reject_former_names))
 
 
 class ProductRecord(Record):
@@ -106,9 +123,12 @@ class ProductRecord(Record):
 
 
 class Settings(BaseModel):
-    """Model options; unknown keys are errors."""
+    """Model options; unknown keys are errors (a former name is named as such)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    former_names: ClassVar[dict[str, str]] = {}
+
+    _former = model_validator(mode="before")(classmethod(_reject_former_names))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class SolveOptions:
     verbose: bool = False  # show the HiGHS log
     lp_method: str = "choose"  # choose | simplex | ipm | pdlp
     progress: bool = True  # one line per solve on stderr when not verbose
+    elastic: bool | None = None  # soft demands/targets/floors/needs; None = the instance's settings.elastic
 
 
 @dataclass
