@@ -71,8 +71,10 @@ def read_csv(path: Path, file_shown: str, table: str, numeric: Iterable[str] = (
     rows: list[dict] = []
     lines: list[int] = []
     header: tuple[str, ...] | None = None
+    ended = 0  # the line on which the previous record ended: a quoted cell may span lines
     try:
         for cells in reader:
+            line, ended = ended + 1, reader.line_num
             if header is None:
                 header = header_of(cells, file_shown, table)
                 continue
@@ -81,12 +83,12 @@ def read_csv(path: Path, file_shown: str, table: str, numeric: Iterable[str] = (
             if len(cells) > len(header):
                 raise InputError(
                     Problem(f"{len(cells)} cells but the header has {len(header)} columns",
-                            file=file_shown, table=table, row=len(rows) + 1, line=reader.line_num)
+                            file=file_shown, table=table, row=len(rows) + 1, line=line)
                 )
             rows.append({h: c.strip() for h, c in zip(header, cells) if h and c.strip() != ""})
-            lines.append(reader.line_num)
+            lines.append(line)
     except csv.Error as exc:
-        line = reader.line_num
+        line = ended + 1
         if "field larger than field limit" in str(exc):
             message = f"a cell longer than {MAX_CELL:,} characters"
         else:
