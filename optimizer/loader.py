@@ -374,10 +374,11 @@ def _validate_table(name: str, table: Table, rows: list[dict], origin: Origin, c
     rows, problems = _convert_dates(name, table, rows, origin, calendar)
     if problems:
         return [], problems
-    if table.required and not rows:
-        where = origin.locate(name, 0)
-        where.update(row=None, line=None)
-        return [], [Problem("the table has no rows (it is required)", **where)]
+    if table.required and not rows and origin.header is not None:
+        # a required table's file with a header and nothing under it is an export gone wrong,
+        # more often than a table meant to be empty: say so here rather than let a reference
+        # to it fail elsewhere (an empty list written inline is taken as meant)
+        return [], [Problem("the file has a header but no rows (the table is required)", file=origin.file, table=name)]
     return _validate_records(name, rows, table.row, origin)
 
 

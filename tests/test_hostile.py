@@ -238,7 +238,7 @@ def test_empty_required_sheet_is_reported_against_its_table(tmp_path):
     book.save(folder / "gloves.xlsx")
     msgs = messages(folder / "instance.yaml")
     assert len(msgs) == 1 and "gloves.xlsx[offers]" in msgs[0] and "table 'offers'" in msgs[0]
-    assert "no rows" in msgs[0]
+    assert "has a header but no rows" in msgs[0]
 
 
 def test_misspelled_header_is_one_error_not_one_per_row(tmp_path):
