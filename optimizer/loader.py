@@ -6,19 +6,24 @@ are separate so that a sweep can edit the document and validate it again.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import gc
 import json
 import math
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from . import columns
 from .calendar import as_date, first_day, period_of
 from .documents import DocumentError, parse_json, parse_yaml
 from .errors import InputError, Problem, did_you_mean
@@ -50,9 +55,24 @@ def load(source: str | Path | Mapping, folder: str | Path | None = None) -> Inst
     lists of records or pandas DataFrames (`{file: ...}` references then resolve against
     `folder`, default the current directory).
     """
-    if isinstance(source, Mapping):
-        return validate(read_data(source, folder))
-    return validate(read(source))
+    with _collector_paused():
+        if isinstance(source, Mapping):
+            return validate(read_data(source, folder))
+        return validate(read(source))
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while loading: a national instance makes millions of
+    small objects and no cycles, and every full collection would walk them all again
+    (this alone made loading several times slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read(path: str | Path) -> Document:
@@ -339,6 +359,9 @@ def _validate_start_date(data: dict, timed: bool, shown: str, problems: list[Pro
     return day
 
 
+_ISO_SOMEWHERE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
 @dataclass(frozen=True)
 class Calendar:
     """What converting a date cell to a period needs."""
@@ -379,6 +402,9 @@ def _validate_table(name: str, table: Table, rows: list[dict], origin: Origin, c
         # more often than a table meant to be empty: say so here rather than let a reference
         # to it fail elsewhere (an empty list written inline is taken as meant)
         return [], [Problem("the file has a header but no rows (the table is required)", file=origin.file, table=name)]
+    records = columns.validate(rows, table.row)
+    if records is not None:
+        return records, []
     return _validate_records(name, rows, table.row, origin)
 
 
@@ -411,8 +437,10 @@ def _convert_dates(name: str, table: Table, rows: list[dict], origin: Origin,
     converted: list[dict] | None = None
     for fieldname in (*table.periods, *table.dates):
         column = [row.get(fieldname) for row in rows]
-        if not any(isinstance(v, (str, dt.date)) for v in column):
-            continue
+        texts = [v for v in column if type(v) is str]
+        if not (texts and _ISO_SOMEWHERE.search("\n".join(texts))) and (
+                len(texts) == len(column) or not any(isinstance(v, dt.date) for v in column)):
+            continue  # no date here (checked on the whole column at once)
         for index, value in enumerate(column):
             try:
                 day = as_date(value)
@@ -500,38 +528,68 @@ def _problem_from_pydantic(err: dict, model, where: dict, prefix: str = "") -> P
 
 
 def _declared_rules(instance: Instance) -> list[Problem]:
-    """Duplicate keys, dangling references and period ranges, as each Table declares."""
+    """Duplicate keys, dangling references and period ranges, as each Table declares.
+
+    Each rule is first tested on whole columns (sets, C-speed); only a table that breaks it
+    is walked row by row to say where (at most MAX_PROBLEMS rows per rule)."""
     spec = instance.model
     problems: list[Problem] = []
     ids: dict[str, set[str]] = {}
     for name, table in spec.tables.items():
         if len(table.key) == 1:
-            ids[name] = {getattr(r, table.key[0]) for r in instance[name]}
+            ids[name] = set(map(attrgetter(table.key[0]), instance[name]))
     for name, table in spec.tables.items():
         rows = instance[name]
         if table.key:
-            seen: dict[tuple, int] = {}
-            for i, rec in enumerate(rows):
-                key = tuple(getattr(rec, k) for k in table.key)
-                if key in seen:
-                    shown = ", ".join(f"{k}={v}" for k, v in zip(table.key, key))
-                    problems.append(instance.problem(name, i, table.key[-1],
-                                                     f"duplicate {shown} (first in row {seen[key] + 1})"))
-                else:
-                    seen[key] = i
+            keys = list(zip(*(map(attrgetter(k), rows) for k in table.key)))
+            if len(set(keys)) < len(keys):
+                problems.extend(_duplicates(instance, name, table.key, keys))
         for fieldname, target in table.refs.items():
             known = ids.get(target, set())
-            for i, rec in enumerate(rows):
-                value = getattr(rec, fieldname)
-                if value is not None and value not in known:
-                    problems.append(instance.problem(
-                        name, i, fieldname,
-                        f"'{value}' is not an id in table '{target}'" + did_you_mean(value, sorted(known))))
+            if set(map(attrgetter(fieldname), rows)) - known - {None}:
+                problems.extend(_dangling(instance, name, fieldname, target, known))
         if instance.periods is not None:
             for fieldname in table.periods:
-                for i, rec in enumerate(rows):
-                    value = getattr(rec, fieldname)
-                    if value is not None and not 0 <= value < instance.periods:
-                        problems.append(instance.problem(
-                            name, i, fieldname, f"expected a period within 0..{instance.periods - 1}, got {value}"))
+                distinct = set(map(attrgetter(fieldname), rows)) - {None}
+                if any(not 0 <= v < instance.periods for v in distinct):
+                    problems.extend(_out_of_range(instance, name, fieldname))
     return problems
+
+
+def _duplicates(instance: Instance, name: str, key: tuple[str, ...], keys: list[tuple]) -> list[Problem]:
+    out: list[Problem] = []
+    seen: dict[tuple, int] = {}
+    for i, values in enumerate(keys):
+        if values in seen:
+            shown = ", ".join(f"{k}={v}" for k, v in zip(key, values))
+            out.append(instance.problem(name, i, key[-1], f"duplicate {shown} (first in row {seen[values] + 1})"))
+            if len(out) >= MAX_PROBLEMS:
+                break
+        else:
+            seen[values] = i
+    return out
+
+
+def _dangling(instance: Instance, name: str, fieldname: str, target: str, known: set) -> list[Problem]:
+    out: list[Problem] = []
+    choices = sorted(known)
+    for i, rec in enumerate(instance[name]):
+        value = getattr(rec, fieldname)
+        if value is not None and value not in known:
+            out.append(instance.problem(name, i, fieldname,
+                                        f"'{value}' is not an id in table '{target}'" + did_you_mean(value, choices)))
+            if len(out) >= MAX_PROBLEMS:
+                break
+    return out
+
+
+def _out_of_range(instance: Instance, name: str, fieldname: str) -> list[Problem]:
+    out: list[Problem] = []
+    for i, rec in enumerate(instance[name]):
+        value = getattr(rec, fieldname)
+        if value is not None and not 0 <= value < instance.periods:
+            out.append(instance.problem(name, i, fieldname,
+                                        f"expected a period within 0..{instance.periods - 1}, got {value}"))
+            if len(out) >= MAX_PROBLEMS:
+                break
+    return out

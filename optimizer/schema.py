@@ -111,6 +111,7 @@ def ordered(low: str, high: str):
             raise ValueError(f"{high} {hi:g} is below {low} {lo:g}")
         return value
 
+    check.ordered_pair = (low, high)  # lets the column-wise loader apply the same rule in bulk
     return field_validator(low, high)(check)
 
 
