@@ -42,7 +42,11 @@ def read_results(folder: str | Path) -> tuple[dict, dict[str, pd.DataFrame]]:
     A summary that is not a readable JSON object is invalid input (InputError)."""
     folder = Path(folder)
     path = folder / "summary.json"
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(Problem(f"cannot open the results folder: {exc.strerror or exc}")) from None
+    if not found:
         raise InputError(Problem(f"no summary.json in {folder}"))
     try:
         summary = parse_json(path.read_text(encoding="utf-8"))

@@ -40,7 +40,14 @@ def _default(info: FieldInfo) -> str:
 
 
 def _meaning(name: str, info: FieldInfo, table) -> str:
-    """The field's description; for ids, references and periods what the table spec says."""
+    """The field's description (and whether it may be a date), or what the table spec says."""
+    text = _description(name, info, table)
+    if table is not None and (name in table.periods or name in table.dates):
+        text += " Or an ISO date, with `start_date`."
+    return text
+
+
+def _description(name: str, info: FieldInfo, table) -> str:
     if info.description:
         return info.description
     if table is not None and name in table.refs:
@@ -67,7 +74,9 @@ def markdown(kinds: typing.Iterable[str] | None = None) -> str:
     """Markdown tables of every model's tables and settings."""
     out = ["# Field reference", "",
            "Generated from the pydantic schemas (`python -m optimizer.reference > docs/fields.md`).",
-           "Every table also accepts a free-text `notes`; every `products` table a `name` and a `unit`.", ""]
+           "Every table also accepts a free-text `notes`; every `products` table a `name` and a `unit`.",
+           "Top level: `kind`, `name`, `description`, `periods`, `period_days` (default 7), `start_date` (ISO date,",
+           "the first day of period 0: then period fields may be dates, see docs/engine.md) and `settings`.", ""]
     for kind in kinds or known_kinds():
         spec = get_model(kind)
         out += [f"## {kind}", "", spec.title + ".", ""]
