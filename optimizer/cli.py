@@ -152,27 +152,35 @@ def validate(instance):
 
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
-              help="Folder for summary.json and the result tables (created if missing).")
+@click.option("--out", "-o", "out", type=click.Path(), required=True,
+              help="Folder for summary.json, the result tables, results.xlsx and report.html (created if "
+                   "missing; a former results folder is replaced as a whole).")
 @solver_options
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the readable summary.")
+@click.option("--no-report", is_flag=True, help="Write only summary.json and the CSV tables (no results.xlsx, "
+                                                "no report.html), e.g. in a batch run.")
 @guarded
-def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json):
+def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json, no_report):
     """Solve INSTANCE and write its results to --out.
 
     --time-limit covers the whole run: loading, building and solving (see docs/engine.md).
     Ctrl-C stops the solver, writes nothing and exits with code 130.
     """
+    from .results import prepare_out
+
     started = time.monotonic()
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
                            lp_method=lp_method, progress=True, elastic=elastic,
                            deadline=None if time_limit is None else started + time_limit)
     with watchdog(options.deadline):
         inst = api.load(instance)
+        prepare_out(out, (instance,))  # a folder that cannot take the results is refused before solving
         for warning in inst.warnings:
             click.echo(f"warning: {warning}", err=True)
         result = api.solve(inst, options)
-    written = result.write(out)
+    result.instance = {"file": os.path.realpath(instance), "description": inst.description.strip()}
+    extra = {} if no_report else _report_files(result, inst)
+    written = result.write(out, extra)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -181,6 +189,67 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
     if result.exit_code:
         click.echo(f"{result.status.value}: {result.reason}", err=True)
     sys.exit(result.exit_code)
+
+
+def _report_files(result: Result, inst) -> dict:
+    """results.xlsx and report.html; a failure to draw them costs the report, never the results."""
+    try:
+        from . import report
+
+        return report.files_for(result, inst)
+    except Exception as exc:
+        if os.environ.get("STOCKPILE_DEBUG"):
+            raise
+        click.echo(f"warning: the report was not written ({type(exc).__name__}: {exc}); the tables are; "
+                   "remake it with `stockpile report`", err=True)
+        return {}
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, exists=True))
+@click.option("--xlsx", is_flag=True, help="Also remake results.xlsx.")
+@click.option("--instance", "instance", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The instance solved, for names and units  [default: the one recorded in summary.json].")
+@guarded
+def report(results, xlsx, instance):
+    """Remake report.html (and results.xlsx with --xlsx) of the results folder RESULTS.
+
+    A sweep folder (one holding sweep.csv) gets its sweep report.
+    """
+    from . import report as reporting
+
+    if (os.path.isfile(os.path.join(results, "sweep.csv"))
+            and not os.path.isfile(os.path.join(results, "summary.json"))):
+        written = [reporting.render_sweep(results)]
+    else:
+        written = reporting.write_report(results, api.load(instance) if instance else None, xlsx=xlsx)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("first", type=click.Path(file_okay=False, exists=True))
+@click.argument("second", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "-o", "out", type=click.Path(), default=None,
+              help="Folder for compare.csv and report.html of the comparison.")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged rows too.")
+@guarded
+def compare(first, second, out, show_all):
+    """What changed from results folder FIRST to SECOND (same kind): decisions and KPIs.
+
+    Exit code 0; 2 when the folders are not results of the same kind.
+    """
+    from . import compare as comparing
+
+    if out is not None:
+        from .results import prepare_out
+
+        prepare_out(out)
+    found = comparing.compare(first, second)
+    click.echo(comparing.render_text(found, show_all=show_all))
+    if out is not None:
+        written = comparing.write(found, out)
+        click.echo(f"wrote {len(written)} files to {out}")
 
 
 @main.command()
