@@ -10,6 +10,8 @@ from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Rec
 
 
 class Product(ProductRecord):
+    former_names = {"shelf_life_periods": "shelf_life"}
+
     id: Id = Field(description="Product id.")
     unit_cost: NonNeg = Field(description="EUR per unit bought into the reserve.")
     holding_cost: NonNeg = Field(description="EUR per unit of reserve per year (storage, care, capital).")
@@ -20,8 +22,8 @@ class Product(ProductRecord):
     min_cover_periods: NonNeg = Field(0, description="Policy floor: R ≥ this × baseline_demand.")
     lot_size: Positive | None = Field(
         None, description="Units per purchase lot: R = existing_stock + n × lot_size, n whole; unset = any amount.")
-    shelf_life_periods: Positive | None = Field(
-        None, description="Periods a unit keeps; with rotation_capacity it sets the write-off.")
+    shelf_life: Positive | None = Field(
+        None, description="Periods of life of a new unit; with rotation_capacity it sets the write-off.")
     rotation_capacity: NonNeg | None = Field(
         None, description="Units per period regular use can take from the reserve (and renew).")
 
@@ -96,9 +98,9 @@ def validate(inst: Instance) -> list[Problem]:
             inst.warnings.append(f"reservation {r.id}: ramp_up_periods {r.ramp_up_periods} ≥ periods "
                                  f"{inst.periods}, so it never delivers within the horizon")
     for p in inst["products"]:
-        if (p.shelf_life_periods is None) != (p.rotation_capacity is None):
-            given = "shelf_life_periods" if p.shelf_life_periods is not None else "rotation_capacity"
+        if (p.shelf_life is None) != (p.rotation_capacity is None):
+            given = "shelf_life" if p.shelf_life is not None else "rotation_capacity"
             inst.warnings.append(f"product {p.id}: {given} is set without "
-                                 f"{'rotation_capacity' if given == 'shelf_life_periods' else 'shelf_life_periods'}; "
+                                 f"{'rotation_capacity' if given == 'shelf_life' else 'shelf_life'}; "
                                  "a write-off needs both, so none is charged")
     return problems
