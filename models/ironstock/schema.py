@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from optimizer.errors import Problem
@@ -67,6 +69,19 @@ class IronstockSettings(Settings):
     periods_per_year: Positive | None = Field(
         None, description="Periods in a year, for the write-off; unset = 52 for weekly periods, else 365/period_days.")
     playout: bool = Field(True, description="Write the period-by-period play-out table (playout.csv).")
+    method: Literal["auto", "monolithic", "decomposed"] = Field(
+        "auto", description="monolithic: one model of every scenario; decomposed: mpi-sppy's L-shaped method, "
+                            "one subproblem per bundle of scenarios; auto: decomposed above "
+                            "decompose_above play-out cells (docs/decomposition.md).")
+    decompose_above: NonNegInt = Field(
+        1_000_000, description="auto decomposes when (scenario, product) pairs with demand × periods exceed this.")
+    processes: NonNegInt = Field(
+        1, description="MPI ranks for the decomposed method (mpiexec -n N); 0 or 1 = in this process, serially.")
+    decomposition_gap: Share = Field(
+        1e-5, description="The decomposed method stops when (upper − lower bound) / upper ≤ this.")
+    max_iterations: NonNegInt = Field(500, description="Most L-shaped iterations of the decomposed method.")
+    bundle_size: NonNegInt = Field(
+        0, description="Crisis scenarios per subproblem of the decomposed method; 0 = about 8 subproblems per rank.")
 
 
 TABLES = {
