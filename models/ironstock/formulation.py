@@ -190,6 +190,14 @@ def playout_cells(d: IronstockData) -> int:
 
 
 def use_decomposition(inst: Instance, d: IronstockData) -> bool:
+    """settings.method, with auto decomposing above decompose_above play-out cells.
+
+    Without a scenario that can cost anything there is nothing to decompose: monolithic.
+    """
+    from .decomposed import active_scenarios
+
+    if not active_scenarios(d):
+        return False
     method = inst.settings.method
     return method == "decomposed" or (method == "auto" and playout_cells(d) > inst.settings.decompose_above)
 
