@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from . import api, examples as example_registry
+from . import api, examples as example_registry, plan as planning
 from .errors import InputError, SolveFailure
 from .results import Result
 from .solver import SolveOptions
@@ -83,8 +83,16 @@ def main():
 @click.argument("instance", type=click.Path(dir_okay=False))
 @guarded
 def validate(instance):
-    """Check INSTANCE against its schema and rules, without solving."""
+    """Check INSTANCE against its schema and rules, without solving.
+
+    A `kind: plan` file: every step file and every link.
+    """
     inst = api.load(instance)
+    if isinstance(inst, planning.Plan):
+        click.echo(planning.describe(inst))
+        for warning in inst.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return
     counts = ", ".join(f"{name} {len(rows)}" for name, rows in inst.tables.items() if rows)
     periods = f", {inst.periods} periods" if inst.periods else ""
     click.echo(f"valid {inst.kind} instance '{inst.name}'{periods}: {counts}")
@@ -100,8 +108,15 @@ def validate(instance):
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the readable summary.")
 @guarded
 def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json):
-    """Solve INSTANCE and write its results to --out."""
+    """Solve INSTANCE and write its results to --out.
+
+    A `kind: plan` file: each step in --out/<kind>/, with --out/links.csv and --out/summary.json.
+    """
     inst = api.load(instance)
+    if isinstance(inst, planning.Plan):
+        _solve_plan(inst, out, SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+                                            verbose=verbose, lp_method=lp_method, progress=True,
+                                            elastic=elastic), as_json)
     for warning in inst.warnings:
         click.echo(f"warning: {warning}", err=True)
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
@@ -118,6 +133,24 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
     sys.exit(result.exit_code)
 
 
+def _solve_plan(chain, out, options: SolveOptions, as_json: bool) -> None:
+    for warning in chain.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+    def step_done(outcome):
+        if not as_json:
+            click.echo(render_summary(outcome.result))
+
+    result = planning.solve(chain, out, options, on_step=step_done)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2))
+    else:
+        click.echo(planning.render(result))
+    if result.exit_code:
+        click.echo(f"{result.status}: {result.summary()['reason']}", err=True)
+    sys.exit(result.exit_code)
+
+
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.argument("results", type=click.Path(file_okay=False))
@@ -126,6 +159,7 @@ def check(instance, results):
     """Re-verify the solution in RESULTS against every rule of INSTANCE.
 
     Uses only the written files (summary.json and the CSV tables), not the solver.
+    A `kind: plan` file: every step, and every linked value against the tables it came from.
     Exit code 0 when every rule holds, 1 when a rule is violated.
     """
     violations = api.check(instance, results)
