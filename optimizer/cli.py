@@ -11,7 +11,7 @@ import time
 
 import click
 
-from . import api, examples as example_registry
+from . import api, examples as example_registry, plan as planning
 from .deadline import TimeLimitReached, watchdog
 from .errors import InputError, SolveFailure
 from .results import Result
@@ -141,8 +141,16 @@ def main():
 @click.argument("instance", type=click.Path(dir_okay=False))
 @guarded
 def validate(instance):
-    """Check INSTANCE against its schema and rules, without solving."""
+    """Check INSTANCE against its schema and rules, without solving.
+
+    A `kind: plan` file: every step file and every link.
+    """
     inst = api.load(instance)
+    if isinstance(inst, planning.Plan):
+        click.echo(planning.describe(inst))
+        for warning in inst.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return
     counts = ", ".join(f"{name} {len(rows)}" for name, rows in inst.tables.items() if rows)
     periods = f", {inst.periods} periods" if inst.periods else ""
     click.echo(f"valid {inst.kind} instance '{inst.name}'{periods}: {counts}")
@@ -165,6 +173,7 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
 
     --time-limit covers the whole run: loading, building and solving (see docs/engine.md).
     Ctrl-C stops the solver, writes nothing and exits with code 130.
+    A `kind: plan` file: each step in --out/<kind>/, with --out/links.csv and --out/summary.json.
     """
     from .results import prepare_out
 
@@ -174,6 +183,8 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
                            deadline=None if time_limit is None else started + time_limit)
     with watchdog(options.deadline):
         inst = api.load(instance)
+        if isinstance(inst, planning.Plan):
+            _solve_plan(inst, out, options, as_json)
         prepare_out(out, (instance,))  # a folder that cannot take the results is refused before solving
         for warning in inst.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -252,6 +263,24 @@ def compare(first, second, out, show_all):
         click.echo(f"wrote {len(written)} files to {out}")
 
 
+def _solve_plan(chain, out, options: SolveOptions, as_json: bool) -> None:
+    for warning in chain.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+    def step_done(outcome):
+        if not as_json:
+            click.echo(render_summary(outcome.result))
+
+    result = planning.solve(chain, out, options, on_step=step_done)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2))
+    else:
+        click.echo(planning.render(result))
+    if result.exit_code:
+        click.echo(f"{result.status}: {result.summary()['reason']}", err=True)
+    sys.exit(result.exit_code)
+
+
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.argument("results", type=click.Path(file_okay=False))
@@ -260,6 +289,7 @@ def check(instance, results):
     """Re-verify the solution in RESULTS against every rule of INSTANCE.
 
     Uses only the written files (summary.json and the CSV tables), not the solver.
+    A `kind: plan` file: every step, and every linked value against the tables it came from.
     Exit code 0 when every rule holds, 1 when a rule is violated.
     """
     violations = api.check(instance, results)
