@@ -135,6 +135,7 @@ def svg_chart(kind: str, title: str, data: pd.DataFrame, *, xlabel: str = "", yl
         plt.close(fig)
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", text, count=1)
 
 
