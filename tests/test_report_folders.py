@@ -216,3 +216,15 @@ def test_write_refuses_a_folder_with_foreign_files_from_python(write_instance, t
     with pytest.raises(InputError, match="did not write"):
         result.write(tmp_path)  # holds instance.yaml
     assert (tmp_path / "instance.yaml").is_file()
+
+
+def test_sweep_writes_its_report(write_instance, tmp_path):
+    """Demand 100, 120, 150 (A 1 EUR up to 60, B 2 EUR): objective 140, 180, 240 — drawn against demand."""
+    out = tmp_path / "curve"
+    result = CliRunner().invoke(main, ["sweep", str(write_instance(DOC)), "--set", "products.p.demand=100,120,150",
+                                       "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "objective against products.p.demand" in html and html.count("<svg") >= 1
+    again = CliRunner().invoke(main, ["report", str(out)])
+    assert again.exit_code == 0 and "report.html" in again.output
