@@ -33,7 +33,7 @@ from typing import Any, Callable
 import pandas as pd
 import yaml
 
-from . import loader
+from . import loader, report
 from .errors import InputError, Problem, did_you_mean
 from .results import atomic_write
 from .solver import SolveOptions, Status
@@ -349,4 +349,5 @@ def run(instance: str | Path, sets: list[str], out: str | Path, options: SolveOp
     ordered = [c for c in frame.columns if c != "reason"] + ["reason"]
     frame = frame[ordered]
     csv = atomic_write(out / "sweep.csv", frame.to_csv(index=False, lineterminator="\n"))
+    report.sweep_report(out)  # report.html: the curves of sweep.csv
     return SweepResult(frame, csv, [summaries[i] for i in range(len(points))])
