@@ -156,6 +156,7 @@ class Step:
     shown: str  # the step file as written in messages (plan folder / relative path)
     document: loader.Document  # as read, before any link
     instance: Instance  # as validated, before any link
+    relative: str = ""  # the path as the plan file gives it
 
 
 @dataclass
@@ -237,7 +238,7 @@ def load(path: str | Path) -> Plan:
         except InputError as exc:
             problems.extend(exc.problems)  # each names the step's file
             continue
-        steps.append(Step(kind, str(step_path), doc, instance))
+        steps.append(Step(kind, str(step_path), doc, instance, str(relative)))
     if raw_steps and len(raw_steps) < 2:
         problems.append(Problem("a plan needs at least two steps", file=shown, field="steps"))
     steps.sort(key=lambda s: ORDER.index(s.kind))
@@ -468,7 +469,7 @@ def solve(plan: Plan, out: str | Path, options: SolveOptions | None = None,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     options = options or SolveOptions(progress=False)
-    outcomes = [StepOutcome(s.kind, s.shown, s.kind) for s in plan.steps]
+    outcomes = [StepOutcome(s.kind, s.relative or s.shown, s.kind) for s in plan.steps]
     carried_all: list[Carried] = []
     results: dict[str, dict[str, pd.DataFrame]] = {}
     result = PlanResult(plan.name, outcomes, carried_all, out)
@@ -632,8 +633,15 @@ def render(result: PlanResult) -> str:
         if s.reason and s.status not in ("optimal", "feasible"):
             lines.append(f"    reason: {s.reason}")
     for c in result.links:
-        replaced = f" (was {c.replaced:,.6g})" if c.replaced is not None else ""
-        lines.append(f"  {c.link.source} → {c.link.target} {c.link.field} {c.product}: {c.value:,.6g}{replaced}")
+        replaced = f" (was {_figure(c.replaced)})" if c.replaced is not None else ""
+        lines.append(f"  {c.link.source} → {c.link.target} {c.link.field} {c.product}: {_figure(c.value)}{replaced}")
     lines.append(f"wrote {len([s for s in result.steps if s.result])} step folders, {LINKS_CSV} and summary.json "
                  f"to {result.folder}")
     return "\n".join(lines)
+
+
+def _figure(value: float) -> str:
+    """Units with thousands separators, prices with their significant digits."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{value:.6g}"
