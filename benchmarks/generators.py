@@ -152,9 +152,9 @@ def ironstock(size: str, seed: int = 1):
                "existing_stock": _r(b * rng.choice([0, 1, 2, 4]), 0), "baseline_demand": b,
                "min_cover_periods": rng.choice([0, 0, 1, 2]),
                "lot_size": rng.choice(["", "", "", "", b * 2]),
-               "shelf_life_periods": "", "rotation_capacity": ""}
+               "shelf_life": "", "rotation_capacity": ""}
         if rng.random() < 0.5:
-            row["shelf_life_periods"] = rng.choice([104, 156, 260])
+            row["shelf_life"] = rng.choice([104, 156, 260])
             row["rotation_capacity"] = _r(b * rng.uniform(0.2, 0.8), 0)
         products.append(row)
         sources.append({"id": f"{pid}-dom", "product": pid, "capacity": _r(b * rng.uniform(0.3, 0.6), 0)})

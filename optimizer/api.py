@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def solve(instance: Instance | str | Path, options: SolveOptions | None = None, 
         options = SolveOptions(**settings)
     elif settings:
         raise TypeError("pass either options or keyword settings, not both")
+    if options.deadline is None and options.time_limit is not None:
+        options = dataclasses.replace(options, deadline=time.monotonic() + options.time_limit - load_seconds)
     result = instance.model.solve(instance, options)
     result.timings = {"load": load_seconds, **result.timings}
     return result

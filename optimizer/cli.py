@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
+import time
 
 import click
 
 from . import api, examples as example_registry, plan as planning
+from .deadline import TimeLimitReached, watchdog
 from .errors import InputError, SolveFailure
 from .results import Result
+from .schema import parse_number
 from .solver import SolveOptions
 
 EXIT_INVALID = 2
 EXIT_FAILURE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 def _fail(message: str, code: int) -> None:
@@ -35,7 +40,11 @@ def guarded(func):
             _fail("\n".join(lines), EXIT_INVALID)
         except SolveFailure as exc:
             _fail(f"error: {exc}", EXIT_FAILURE)
-        except (KeyboardInterrupt, SystemExit):
+        except TimeLimitReached as exc:
+            _fail(f"error: {exc}", EXIT_FAILURE)
+        except KeyboardInterrupt:
+            _fail("interrupted (Ctrl-C): stopped, nothing written", EXIT_INTERRUPTED)
+        except SystemExit:
             raise
         except Exception as exc:  # a bug or an environment problem: say so plainly
             if os.environ.get("STOCKPILE_DEBUG"):
@@ -46,15 +55,64 @@ def guarded(func):
     return wrapper
 
 
+MAX_THREADS_PER_CORE = 4  # more solver threads than this only adds contention
+
+
+def max_threads() -> int:
+    return max(1, (os.cpu_count() or 1) * MAX_THREADS_PER_CORE)
+
+
+class FiniteNumber(click.ParamType):
+    """A finite decimal number within [low, high] (nan, inf and '1_000' are refused)."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False):
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(parse_number(str(value)))
+            except ValueError:
+                self.fail(f"expected a finite decimal number, got {value!r}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
+            self.fail(f"expected a number {'>' if self.low_open else '≥'} {self.low:g}, got {value!r}", param, ctx)
+        if self.high is not None and number > self.high:
+            self.fail(f"expected a number ≤ {self.high:g}, got {value!r}", param, ctx)
+        return number
+
+
+class ThreadCount(click.ParamType):
+    """A whole number of threads from 1 to 4 per core of this machine."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        if not text.isdigit() or len(text) > 12:
+            self.fail(f"expected a whole number of threads from 1 to {max_threads()}, got {value!r}", param, ctx)
+        number = int(text)
+        if not 1 <= number <= max_threads():
+            self.fail(f"expected 1 to {max_threads()} threads ({MAX_THREADS_PER_CORE} per core of this machine's "
+                      f"{os.cpu_count()}), got {number}", param, ctx)
+        return number
+
+
 def solver_options(func):
     """The solver flags shared by `solve` and `sweep`."""
     for option in reversed([
-        click.option("--time-limit", type=click.FloatRange(min=0), default=None,
-                     help="Stop after this many seconds and keep the best solution found."),
-        click.option("--mip-gap", type=click.FloatRange(min=0), default=1e-4, show_default=True,
-                     help="Relative optimality gap at which a solution counts as optimal."),
-        click.option("--threads", type=click.IntRange(min=1), default=None,
-                     help="Solver threads (HiGHS's MIP search itself is serial)."),
+        click.option("--time-limit", type=FiniteNumber(0, low_open=True), default=None,
+                     help="Stop after this many seconds (loading and building included) and keep the best "
+                          "solution found."),
+        click.option("--mip-gap", type=FiniteNumber(0, 1), default=1e-4, show_default=True,
+                     help="Relative optimality gap at which a solution counts as optimal (0 to 1)."),
+        click.option("--threads", type=ThreadCount(), default=None,
+                     help="Solver threads, at most 4 per core (HiGHS's MIP search itself is serial)."),
         click.option("--lp-method", type=click.Choice(["choose", "simplex", "ipm", "pdlp"]), default="choose",
                      show_default=True, help="LP algorithm HiGHS uses."),
         click.option("--verbose", "-v", is_flag=True, help="Show the HiGHS log instead of progress lines."),
@@ -102,27 +160,38 @@ def validate(instance):
 
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
-              help="Folder for summary.json and the result tables (created if missing).")
+@click.option("--out", "-o", "out", type=click.Path(), required=True,
+              help="Folder for summary.json, the result tables, results.xlsx and report.html (created if "
+                   "missing; a former results folder is replaced as a whole).")
 @solver_options
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the readable summary.")
+@click.option("--no-report", is_flag=True, help="Write only summary.json and the CSV tables (no results.xlsx, "
+                                                "no report.html), e.g. in a batch run.")
 @guarded
-def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json):
+def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json, no_report):
     """Solve INSTANCE and write its results to --out.
 
+    --time-limit covers the whole run: loading, building and solving (see docs/engine.md).
+    Ctrl-C stops the solver, writes nothing and exits with code 130.
     A `kind: plan` file: each step in --out/<kind>/, with --out/links.csv and --out/summary.json.
     """
-    inst = api.load(instance)
-    if isinstance(inst, planning.Plan):
-        _solve_plan(inst, out, SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-                                            verbose=verbose, lp_method=lp_method, progress=True,
-                                            elastic=elastic), as_json)
-    for warning in inst.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    from .results import prepare_out
+
+    started = time.monotonic()
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
-                           lp_method=lp_method, progress=True, elastic=elastic)
-    result = api.solve(inst, options)
-    written = result.write(out)
+                           lp_method=lp_method, progress=True, elastic=elastic,
+                           deadline=None if time_limit is None else started + time_limit)
+    with watchdog(options.deadline):
+        inst = api.load(instance)
+        if isinstance(inst, planning.Plan):
+            _solve_plan(inst, out, options, as_json)
+        prepare_out(out, (instance,))  # a folder that cannot take the results is refused before solving
+        for warning in inst.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        result = api.solve(inst, options)
+    result.instance = {"file": os.path.realpath(instance), "description": inst.description.strip()}
+    extra = {} if no_report else _report_files(result, inst)
+    written = result.write(out, extra)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -131,6 +200,67 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
     if result.exit_code:
         click.echo(f"{result.status.value}: {result.reason}", err=True)
     sys.exit(result.exit_code)
+
+
+def _report_files(result: Result, inst) -> dict:
+    """results.xlsx and report.html; a failure to draw them costs the report, never the results."""
+    try:
+        from . import report
+
+        return report.files_for(result, inst)
+    except Exception as exc:
+        if os.environ.get("STOCKPILE_DEBUG"):
+            raise
+        click.echo(f"warning: the report was not written ({type(exc).__name__}: {exc}); the tables are; "
+                   "remake it with `stockpile report`", err=True)
+        return {}
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, exists=True))
+@click.option("--xlsx", is_flag=True, help="Also remake results.xlsx.")
+@click.option("--instance", "instance", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The instance solved, for names and units  [default: the one recorded in summary.json].")
+@guarded
+def report(results, xlsx, instance):
+    """Remake report.html (and results.xlsx with --xlsx) of the results folder RESULTS.
+
+    A sweep folder (one holding sweep.csv) gets its sweep report.
+    """
+    from . import report as reporting
+
+    if (os.path.isfile(os.path.join(results, "sweep.csv"))
+            and not os.path.isfile(os.path.join(results, "summary.json"))):
+        written = [reporting.render_sweep(results)]
+    else:
+        written = reporting.write_report(results, api.load(instance) if instance else None, xlsx=xlsx)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("first", type=click.Path(file_okay=False, exists=True))
+@click.argument("second", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "-o", "out", type=click.Path(), default=None,
+              help="Folder for compare.csv and report.html of the comparison.")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged rows too.")
+@guarded
+def compare(first, second, out, show_all):
+    """What changed from results folder FIRST to SECOND (same kind): decisions and KPIs.
+
+    Exit code 0; 2 when the folders are not results of the same kind.
+    """
+    from . import compare as comparing
+
+    if out is not None:
+        from .results import prepare_out
+
+        prepare_out(out)
+    found = comparing.compare(first, second)
+    click.echo(comparing.render_text(found, show_all=show_all))
+    if out is not None:
+        written = comparing.write(found, out)
+        click.echo(f"wrote {len(written)} files to {out}")
 
 
 def _solve_plan(chain, out, options: SolveOptions, as_json: bool) -> None:

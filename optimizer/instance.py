@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -23,6 +24,7 @@ class Origin:
 
     file: str
     lines: tuple[int, ...] | None = None  # line (CSV) or sheet row (XLSX) of each record
+    header: tuple[str, ...] | None = None  # the column names of a CSV/XLSX table
 
     def locate(self, table: str, index: int, fieldname: str | None = None) -> dict:
         line = self.lines[index] if self.lines and index < len(self.lines) else None
@@ -39,6 +41,7 @@ class Instance:
     tables: dict[str, list[Record]]
     periods: int | None = None
     period_days: float | None = None
+    start_date: dt.date | None = None  # first day of period 0 (calendar time), if given
     description: str = ""
     path: Path | None = None
     origins: dict[str, Origin] = field(default_factory=dict)
@@ -93,10 +96,16 @@ class ModelSpec:
     def solve(self, instance: Instance, options: "SolveOptions") -> "Result":
         import importlib
 
+        from .calendar import add_date_columns
+
         formulation = importlib.import_module(f"models.{self.kind}.formulation")
         if hasattr(formulation, "solve"):
-            return formulation.solve(instance, options)
-        from .pipeline import run
+            result = formulation.solve(instance, options)
+        else:
+            from .pipeline import run
 
-        diagnose = importlib.import_module(f"models.{self.kind}.diagnose").diagnose
-        return run(instance, options, formulation.build, formulation.extract, diagnose)
+            diagnose = importlib.import_module(f"models.{self.kind}.diagnose").diagnose
+            result = run(instance, options, formulation.build, formulation.extract, diagnose)
+        if instance.start_date is not None:
+            result.tables = add_date_columns(result.tables, instance.start_date, instance.period_days)
+        return result

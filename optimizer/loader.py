@@ -7,10 +7,11 @@ are separate so that a sweep can edit the document and validate it again.
 from __future__ import annotations
 
 import copy
-import csv
+import datetime as dt
 import json
 import math
-from collections import Counter
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .calendar import as_date, first_day, period_of
+from .documents import DocumentError, parse_json, parse_yaml
 from .errors import InputError, Problem, did_you_mean
 from .instance import Instance, Origin
+from .schema import Table, parse_number
+from .tablefiles import read_csv, read_text, read_xlsx
 
-BASE_KEYS = ("kind", "name", "description", "periods", "period_days", "settings")
+BASE_KEYS = ("kind", "name", "description", "periods", "period_days", "start_date", "settings")
 MAX_PROBLEMS = 25  # enough to fix a file in one go, few enough to read
 
 
@@ -32,28 +37,38 @@ class Document:
     data: dict[str, Any]
     path: Path
     origins: dict[str, Origin] = field(default_factory=dict)
+    shown: str | None = None  # how messages name the source (default: the path)
 
     def copy(self) -> "Document":
-        return Document(copy.deepcopy(self.data), self.path, dict(self.origins))
+        return Document(copy.deepcopy(self.data), self.path, dict(self.origins), self.shown)
 
 
-def load(path: str | Path) -> Instance:
-    """Read and validate an instance file; raises InputError listing every problem."""
-    return validate(read(path))
+def load(source: str | Path | Mapping, folder: str | Path | None = None) -> Instance:
+    """Read and validate an instance; raises InputError listing every problem.
+
+    `source` is an instance file, or the document itself as a dict whose tables may be
+    lists of records or pandas DataFrames (`{file: ...}` references then resolve against
+    `folder`, default the current directory).
+    """
+    if isinstance(source, Mapping):
+        return validate(read_data(source, folder))
+    return validate(read(source))
 
 
 def read(path: str | Path) -> Document:
     path = Path(path)
     shown = str(path)
-    if not path.is_file():
-        raise InputError(Problem(f"instance file not found: {shown}"))
-    text = _read_text(path, shown)
+    missing = _missing_file(path, shown)
+    if missing:
+        text = f"instance file not found: {shown}" if missing == "not found" else missing
+        raise InputError(Problem(text))
+    text = read_text(path, shown)
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
-            data = json.loads(text)
+            data = parse_json(text)
         elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            data = parse_yaml(text)
         else:
             raise InputError(Problem("expected a .yaml, .yml or .json instance file", file=shown))
     except json.JSONDecodeError as exc:
@@ -63,6 +78,56 @@ def read(path: str | Path) -> Document:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or "could not parse"
         raise InputError(Problem(f"invalid YAML{at}: {reason}", file=shown)) from None
+    except DocumentError as exc:
+        raise InputError(Problem(f"refused: {exc}", file=shown)) from None
+    return _document(data, path, shown)
+
+
+def read_data(data: Mapping, folder: str | Path | None = None) -> Document:
+    """A document given as Python data (dicts, lists of records, DataFrames)."""
+    data = {str(k): _records_of(v) for k, v in dict(data).items()}
+    path = Path(folder or ".") / "<data>"
+    return _document(data, path, "<data>")
+
+
+def _records_of(value: Any) -> Any:
+    """A pandas DataFrame -> list of records (empty cells left out); anything else as is."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return value
+    if isinstance(value, pd.DataFrame):
+        frame = value.astype(object).where(value.notna(), None)
+        return [{str(k): _plain(v) for k, v in rec.items() if v is not None}
+                for rec in frame.to_dict(orient="records")]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python numbers (pydantic takes int/float, not numpy.int64)."""
+    item = getattr(value, "item", None)
+    if item is not None and not isinstance(value, (str, bytes)) and getattr(value, "shape", None) == ():
+        return item()
+    return value
+
+
+def _missing_file(path: Path, shown: str) -> str | None:
+    """Why `path` cannot be read as a file (None if it can): an OSError such as a name too
+    long, or a symlink loop, becomes a plain message instead of a traceback."""
+    try:
+        if path.is_file():
+            return None
+        if path.is_symlink():
+            return f"{shown} is a symbolic link that leads to no file (a loop, or its target is missing)"
+        if path.exists():
+            return f"{shown} is not a regular file"
+    except OSError as exc:
+        name = shown if len(shown) <= 80 else shown[:77] + "..."
+        return f"cannot open {name}: {exc.strerror or exc}"
+    return "not found"
+
+
+def _document(data: Any, path: Path, shown: str) -> Document:
     if not isinstance(data, dict):
         raise InputError(Problem("expected a mapping of keys (kind, settings, tables)", file=shown))
 
@@ -71,17 +136,17 @@ def read(path: str | Path) -> Document:
     kind = data.get("kind")
     if kind is None:
         raise InputError(Problem(f"missing required key 'kind' (one of {', '.join(known_kinds())})", file=shown))
-    if kind not in known_kinds():
+    if not isinstance(kind, str) or kind not in known_kinds():
         raise InputError(
             Problem(
                 f"unknown kind '{kind}', expected one of {', '.join(known_kinds())}"
-                + did_you_mean(kind, known_kinds()),
+                + did_you_mean(str(kind), known_kinds()),
                 file=shown,
                 field="kind",
             )
         )
     spec = get_model(kind)
-    doc = Document(data, path)
+    doc = Document(data, path, shown=shown)
     problems = []
     for name, value in list(data.items()):
         if name in BASE_KEYS:
@@ -95,7 +160,7 @@ def read(path: str | Path) -> Document:
             )
             continue
         try:
-            data[name], doc.origins[name] = _read_table(name, value, path)
+            data[name], doc.origins[name] = _read_table(name, value, path, shown, spec.tables[name].row)
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -107,21 +172,24 @@ def validate(doc: Document) -> Instance:
     """Validate a document against its model's schema and rules."""
     from models import get_model
 
-    data, shown = doc.data, str(doc.path)
+    data, shown = doc.data, doc.shown or str(doc.path)
     spec = get_model(data["kind"])
     problems: list[Problem] = []
 
     periods = _validate_periods(data, spec.timed, shown, problems)
+    period_days = _number_or_none(data.get("period_days")) if not problems else None
+    start_date = _validate_start_date(data, spec.timed, shown, problems)
     settings = None
     raw_settings = data.get("settings") or {}
     if not isinstance(raw_settings, dict):
         problems.append(Problem("expected a mapping of settings", file=shown, field="settings"))
         raw_settings = {}
     try:
-        settings = spec.settings(**raw_settings)
+        settings = spec.settings(**{str(k): v for k, v in raw_settings.items()})
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(_problem_from_pydantic(err, spec.settings, dict(file=shown, field="settings"), "settings."))
+    calendar = Calendar(start_date, period_days, periods)
 
     tables: dict[str, list] = {}
     for name, table in spec.tables.items():
@@ -131,7 +199,7 @@ def validate(doc: Document) -> Instance:
                 problems.append(Problem(f"table '{name}' is required", file=shown))
             tables[name] = []
             continue
-        records, table_problems = _validate_records(name, data[name], table.row, origin)
+        records, table_problems = _validate_table(name, table, data[name], origin, calendar)
         tables[name] = records
         problems.extend(table_problems)
 
@@ -145,7 +213,8 @@ def validate(doc: Document) -> Instance:
         settings=settings,
         tables=tables,
         periods=periods,
-        period_days=_number_or_none(data.get("period_days")),
+        period_days=period_days,
+        start_date=start_date,
         path=doc.path,
         origins={n: doc.origins.get(n, Origin(shown)) for n in spec.tables},
         raw=data,
@@ -161,17 +230,7 @@ def validate(doc: Document) -> Instance:
 # -- reading tables ---------------------------------------------------------------------
 
 
-def _read_text(path: Path, shown: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", file=shown)) from None
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read: {exc.strerror}", file=shown)) from None
-
-
-def _read_table(name: str, value: Any, instance_path: Path) -> tuple[list[dict], Origin]:
-    shown = str(instance_path)
+def _read_table(name: str, value: Any, instance_path: Path, shown: str, row_model) -> tuple[list[dict], Origin]:
     if isinstance(value, list):
         bad = [i for i, rec in enumerate(value) if not isinstance(rec, dict)]
         if bad:
@@ -183,109 +242,46 @@ def _read_table(name: str, value: Any, instance_path: Path) -> tuple[list[dict],
         extra = set(value) - {"file", "sheet"}
         if extra:
             raise InputError(
-                Problem(f"unknown key '{sorted(extra)[0]}' in a table file reference (expected file, sheet)",
+                Problem(f"unknown key '{sorted(map(str, extra))[0]}' in a table file reference (expected file, sheet)",
                         file=shown, table=name)
             )
-        return _read_table_file(name, value["file"], value.get("sheet"), instance_path)
+        return _read_table_file(name, value["file"], value.get("sheet"), instance_path, shown, row_model)
     raise InputError(
         Problem("expected a list of records or {file: path.csv|path.xlsx}", file=shown, table=name)
     )
 
 
-def _read_table_file(name: str, relative: Any, sheet: Any, instance_path: Path) -> tuple[list[dict], Origin]:
-    shown = str(instance_path)
+def _read_table_file(name: str, relative: Any, sheet: Any, instance_path: Path, shown: str,
+                     row_model) -> tuple[list[dict], Origin]:
+    where = dict(file=shown, table=name, field="file")
     if not isinstance(relative, str) or not relative.strip():
-        raise InputError(Problem("expected a relative file path", file=shown, table=name, field="file"))
+        raise InputError(Problem("expected a relative file path", **where))
     rel = Path(relative)
-    folder = instance_path.parent.resolve()
-    target = (folder / rel).resolve()
+    try:
+        folder = instance_path.parent.resolve()
+        target = (folder / rel).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symbolic link loop"
+        raise InputError(Problem(f"file '{relative[:80]}' cannot be opened: {reason}", **where)) from None
     if rel.is_absolute() or not target.is_relative_to(folder):
         raise InputError(
-            Problem(f"file '{relative}' lies outside the instance's folder; use a relative path inside it",
-                    file=shown, table=name, field="file")
+            Problem(f"file '{relative}' lies outside the instance's folder; use a relative path inside it", **where)
         )
-    if not target.is_file():
-        raise InputError(Problem(f"file '{relative}' not found", file=shown, table=name, field="file"))
+    missing = _missing_file(target, relative)
+    if missing:
+        text = f"file '{relative}' not found" if missing == "not found" else f"file {missing}"
+        raise InputError(Problem(text, **where))
     file_shown = str(instance_path.parent / rel)
     suffix = target.suffix.lower()
     if suffix == ".csv":
         if sheet is not None:
             raise InputError(Problem("'sheet' applies to .xlsx files only", file=shown, table=name, field="sheet"))
-        rows, lines = _read_csv(target, file_shown, name)
-        return rows, Origin(file_shown, lines=lines)
-    if suffix in (".xlsx", ".xlsm"):
-        rows, lines, sheet_name = _read_xlsx(target, file_shown, name, sheet)
-        return rows, Origin(f"{file_shown}[{sheet_name}]", lines=lines)
-    raise InputError(Problem(f"file '{relative}': expected .csv or .xlsx", file=shown, table=name, field="file"))
-
-
-def _header(cells: list[Any], file_shown: str, table: str) -> list[str]:
-    header = ["" if c is None else str(c).strip() for c in cells]
-    if not any(header):
-        raise InputError(Problem("the first row must be a header of field names", file=file_shown, table=table))
-    dup = [h for h, n in Counter(header).items() if n > 1 and h]
-    if dup:
-        raise InputError(Problem(f"column '{dup[0]}' appears twice in the header", file=file_shown, table=table))
-    return header
-
-
-def _read_csv(path: Path, file_shown: str, table: str) -> tuple[list[dict], tuple[int, ...]]:
-    text = _read_text(path, file_shown)
-    reader = csv.reader(text.splitlines())
-    rows: list[dict] = []
-    lines: list[int] = []
-    header = None
-    for cells in reader:
-        if header is None:
-            header = _header(cells, file_shown, table)
-            continue
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            raise InputError(
-                Problem(f"{len(cells)} cells but the header has {len(header)} columns",
-                        file=file_shown, table=table, row=len(rows) + 1, line=reader.line_num)
-            )
-        record = {h: c.strip() for h, c in zip(header, cells) if h and c.strip() != ""}
-        rows.append(record)
-        lines.append(reader.line_num)
-    if header is None:
-        raise InputError(Problem("empty file: expected a header row", file=file_shown, table=table))
-    return rows, tuple(lines)
-
-
-def _read_xlsx(path: Path, file_shown: str, table: str, sheet: Any):
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise InputError(Problem(f"cannot read the workbook: {exc}", file=file_shown, table=table)) from None
-    if sheet is None:
-        ws = book.worksheets[0]
-    elif str(sheet) in book.sheetnames:
-        ws = book[str(sheet)]
+        found = read_csv(target, file_shown, name, numeric_fields(row_model))
+    elif suffix in (".xlsx", ".xlsm"):
+        found = read_xlsx(target, file_shown, name, sheet)
     else:
-        raise InputError(
-            Problem(f"no sheet '{sheet}' (sheets: {', '.join(book.sheetnames)})" + did_you_mean(sheet, book.sheetnames),
-                    file=file_shown, table=table, field="sheet")
-        )
-    rows: list[dict] = []
-    lines: list[int] = []
-    header = None
-    for number, cells in enumerate(ws.iter_rows(values_only=True), start=1):
-        if header is None:
-            header = _header(list(cells), file_shown, table)
-            continue
-        values = [c.strip() if isinstance(c, str) else c for c in cells]
-        if all(v is None or v == "" for v in values):
-            continue
-        rows.append({h: v for h, v in zip(header, values) if h and v is not None and v != ""})
-        lines.append(number)
-    book.close()
-    if header is None:
-        raise InputError(Problem("empty sheet: expected a header row", file=file_shown, table=table))
-    return rows, tuple(lines), ws.title
+        raise InputError(Problem(f"file '{relative}': expected .csv or .xlsx", **where))
+    return found.rows, Origin(found.shown, lines=found.lines, header=found.header)
 
 
 # -- validating ---------------------------------------------------------------------------
@@ -299,7 +295,7 @@ def _validate_periods(data: dict, timed: bool, shown: str, problems: list[Proble
     kind = data["kind"]
     periods = data.get("periods")
     if not timed:
-        for key in ("periods", "period_days"):
+        for key in ("periods", "period_days", "start_date"):
             if data.get(key) is not None:
                 problems.append(Problem(f"'{key}' does not apply to kind {kind} (it has no time periods)",
                                         file=shown, field=key))
@@ -309,21 +305,142 @@ def _validate_periods(data: dict, timed: bool, shown: str, problems: list[Proble
                                 file=shown, field="periods"))
         return None
     try:
-        as_float = float(periods)
-    except (TypeError, ValueError):
+        as_float = float(parse_number(periods))
+    except (TypeError, ValueError, OverflowError):
         as_float = math.nan
-    if isinstance(periods, bool) or not as_float.is_integer() or as_float < 1:
-        problems.append(Problem(f"expected a whole number of periods ≥ 1, got {periods!r}", file=shown, field="periods"))
+    if not as_float.is_integer() or as_float < 1:
+        shown_value = periods if not isinstance(periods, int) or len(str(periods)) < 40 else "a huge number"
+        problems.append(Problem(f"expected a whole number of periods ≥ 1, got {shown_value!r}",
+                                file=shown, field="periods"))
         return None
     days = data.get("period_days")
     if days is not None:
         try:
-            ok = float(days) > 0 and math.isfinite(float(days)) and not isinstance(days, bool)
+            ok = parse_number(days) > 0
         except (TypeError, ValueError):
             ok = False
         if not ok:
             problems.append(Problem(f"expected a number of days > 0, got {days!r}", file=shown, field="period_days"))
     return int(as_float)
+
+
+def _validate_start_date(data: dict, timed: bool, shown: str, problems: list[Problem]) -> dt.date | None:
+    value = data.get("start_date")
+    if value is None or not timed:
+        return None
+    try:
+        day = as_date(value)
+    except ValueError as exc:
+        day, message = None, str(exc)
+    else:
+        message = f"expected an ISO date (YYYY-MM-DD), got {value!r}"
+    if day is None:
+        problems.append(Problem(message, file=shown, field="start_date"))
+    return day
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """What converting a date cell to a period needs."""
+
+    start: dt.date | None
+    period_days: float | None
+    periods: int | None
+
+
+def numeric_fields(row_model) -> set[str]:
+    """Fields whose values are numbers (their decimal commas are converted in ';' files)."""
+    return {name for name, info in row_model.model_fields.items() if _base_type(info.annotation) in (int, float)}
+
+
+def _base_type(annotation: Any) -> Any:
+    """float for `Number | None`, `Annotated[float, ...]` and the like."""
+    for _ in range(4):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if typing.get_origin(annotation) is typing.Annotated or (type(None) in typing.get_args(annotation)
+                                                                 and len(args) == 1):
+            annotation = args[0]
+        else:
+            break
+    return annotation
+
+
+def _validate_table(name: str, table: Table, rows: list[dict], origin: Origin, calendar: Calendar):
+    """Header, dates, then the records of one table: (records, problems)."""
+    if origin.header is not None:
+        header_problems = _header_problems(name, table, origin)
+        if header_problems:
+            return [], header_problems
+    rows, problems = _convert_dates(name, table, rows, origin, calendar)
+    if problems:
+        return [], problems
+    if table.required and not rows and origin.header is not None:
+        # a required table's file with a header and nothing under it is an export gone wrong,
+        # more often than a table meant to be empty: say so here rather than let a reference
+        # to it fail elsewhere (an empty list written inline is taken as meant)
+        return [], [Problem("the file has a header but no rows (the table is required)", file=origin.file, table=name)]
+    return _validate_records(name, rows, table.row, origin)
+
+
+def _header_problems(name: str, table: Table, origin: Origin) -> list[Problem]:
+    """One problem per misnamed or missing column, instead of one per row."""
+    fields = table.row.model_fields
+    former = table.row.former_names
+    problems = []
+    for column in origin.header or ():
+        if not column or column in fields:
+            continue
+        if column in former:
+            message = f"column '{column}' in the header is now called '{former[column]}' (see docs/fields.md)"
+        else:
+            message = f"unknown column '{column}' in the header" + did_you_mean(column, list(fields))
+        problems.append(Problem(message, file=origin.file, table=name, field=column))
+    for fieldname, info in fields.items():
+        if info.is_required() and fieldname not in (origin.header or ()):
+            problems.append(Problem(f"required column '{fieldname}' is missing from the header",
+                                    file=origin.file, table=name, field=fieldname))
+    return problems
+
+
+def _convert_dates(name: str, table: Table, rows: list[dict], origin: Origin,
+                   calendar: Calendar) -> tuple[list[dict], list[Problem]]:
+    """Rows with every date in a period or date field replaced by its period number.
+
+    The document's rows are not changed (a sweep validates edited copies again)."""
+    problems: list[Problem] = []
+    converted: list[dict] | None = None
+    for fieldname in (*table.periods, *table.dates):
+        column = [row.get(fieldname) for row in rows]
+        if not any(isinstance(v, (str, dt.date)) for v in column):
+            continue
+        for index, value in enumerate(column):
+            try:
+                day = as_date(value)
+            except ValueError as exc:
+                problems.append(Problem(str(exc), **origin.locate(name, index, fieldname)))
+                continue
+            if day is None:
+                continue
+            period, problem = _period_of_date(day, fieldname in table.periods, calendar)
+            if problem:
+                problems.append(Problem(problem, **origin.locate(name, index, fieldname)))
+                continue
+            if converted is None:
+                converted = list(rows)
+            converted[index] = {**converted[index], fieldname: period}
+    return (converted if converted is not None else rows), problems[:MAX_PROBLEMS]
+
+
+def _period_of_date(day: dt.date, bounded: bool, calendar: Calendar) -> tuple[int | None, str | None]:
+    if calendar.start is None:
+        return None, f"the date {day} needs a top-level start_date (the first day of period 0)"
+    period = period_of(day, calendar.start, calendar.period_days)
+    if bounded and period < 0:
+        return None, f"the date {day} is before start_date {calendar.start}"
+    if bounded and calendar.periods is not None and period >= calendar.periods:
+        end = first_day(calendar.periods, calendar.start, calendar.period_days) - dt.timedelta(days=1)
+        return None, f"the date {day} is past the horizon (period {calendar.periods - 1} ends on {end})"
+    return period, None
 
 
 def _validate_records(name: str, rows: list[dict], row_model, origin: Origin):
@@ -342,6 +459,8 @@ def _validate_records(name: str, rows: list[dict], row_model, origin: Origin):
                         continue
                     unknown_reported.add(problem.field)
                 problems.append(problem)
+        if len(problems) >= MAX_PROBLEMS:
+            break
     return records, problems
 
 

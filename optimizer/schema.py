@@ -7,6 +7,8 @@ period fields); the loader applies the declarative rules, the model adds the res
 from __future__ import annotations
 
 import math
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
@@ -30,18 +32,39 @@ def _as_id(value: Any) -> Any:
     return value
 
 
-def _as_number(value: Any) -> Any:
-    """Accept numeric strings ('1e6'); reject booleans, NaN and infinities."""
+DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_FLOAT_MAX = sys.float_info.max
+
+
+def parse_number(value: Any) -> float | int:
+    """A finite decimal number from a number or numeric text; ValueError says what is wrong.
+
+    Text must be plain decimal ('12', '-0.5', '1e6'): Python's float() would also take
+    '1_000', 'infinity' and 'nan', which the contract does not allow.
+    """
     if isinstance(value, bool):
         raise ValueError("expected a number, got a true/false value")
     if isinstance(value, str):
         text = value.strip()
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got '{value}'") from None
-    if isinstance(value, (int, float)) and not math.isfinite(value):
+        if not DECIMAL.fullmatch(text):
+            raise ValueError(f"expected a number, got '{value}'")
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got '{text}' (too large)")
+        return value
+    if isinstance(value, int):
+        if abs(value) > _FLOAT_MAX:
+            raise ValueError("expected a finite number, got an integer too large for a number")
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value}")
+    return value
+
+
+def _as_number(value: Any) -> Any:
+    """Accept numeric strings ('1e6'); reject booleans, NaN, infinities and non-decimal text."""
+    if isinstance(value, (bool, str, int, float)):
+        return parse_number(value)
     return value
 
 
@@ -137,7 +160,8 @@ class Table:
 
     key: fields that identify a row (duplicates are errors); () for none.
     refs: field -> table whose single-field key the value must name.
-    periods: integer fields that must lie within 0..periods-1.
+    periods: integer fields that must lie within 0..periods-1 (an ISO date may stand for one).
+    dates: integer period fields without that range (e.g. an expiry) that may also be a date.
     """
 
     row: type[Record]
@@ -145,4 +169,5 @@ class Table:
     key: tuple[str, ...] = ("id",)
     refs: dict[str, str] = field(default_factory=dict)
     periods: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
     description: str = ""

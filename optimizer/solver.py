@@ -16,6 +16,8 @@ from enum import Enum
 
 import numpy as np
 
+from . import deadline
+
 INF = math.inf
 
 
@@ -42,6 +44,24 @@ class SolveOptions:
     lp_method: str = "choose"  # choose | simplex | ipm | pdlp
     progress: bool = True  # one line per solve on stderr when not verbose
     elastic: bool | None = None  # soft demands/targets/floors/needs; None = the instance's settings.elastic
+    deadline: float | None = None  # time.monotonic() by which the run must end; api.solve sets it from
+    # time_limit when unset, the CLI before loading so that loading counts too
+
+    def __post_init__(self):
+        for name, value, low, high in (("time_limit", self.time_limit, 0.0, None), ("mip_gap", self.mip_gap, 0.0, 1.0)):
+            if value is None and name == "time_limit":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < low or (high is not None and value > high):
+                raise ValueError(f"{name}: expected a finite number within {low:g}..{high if high else 'inf'}, "
+                                 f"got {value!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or not 1 <= self.threads <= 4096):
+            raise ValueError(f"threads: expected a whole number from 1 to 4096, got {self.threads!r}")
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never below 0), or None without a time limit."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
 @dataclass
@@ -96,6 +116,8 @@ def _standard_form_compiler():
     """
     from pyomo.repn.plugins import standard_form
 
+    if not _patch_tested():
+        return standard_form.LinearStandardFormCompiler()  # slower first use, but Pyomo's own path
     impl = standard_form._LinearStandardFormCompiler_impl
     if impl._csc_matrix is None:
         impl._to_vector = np.fromiter
@@ -103,6 +125,27 @@ def _standard_form_compiler():
         impl._csc_matrix = sparse.csc_array
         impl._csr_matrix = sparse.csr_array
     return standard_form.LinearStandardFormCompiler()
+
+
+# Pyomo releases whose internals the shortcut above was checked against (the compiler's
+# hook attributes, DeferredImportCallbackFinder._callbacks). On any other release the
+# engine uses Pyomo unpatched: slower by the scipy import, never wrong.
+PATCH_TESTED_PYOMO = ("6.10.1",)
+
+
+def _patch_tested() -> bool:
+    try:
+        import pyomo.version
+
+        release = pyomo.version.version
+    except (ImportError, AttributeError):
+        return False
+    if release not in PATCH_TESTED_PYOMO:
+        return False
+    from pyomo.repn.plugins import standard_form
+
+    impl = getattr(standard_form, "_LinearStandardFormCompiler_impl", None)
+    return impl is not None and all(hasattr(impl, a) for a in ("_csc_matrix", "_csr_matrix", "_to_vector"))
 
 
 def _import_scipy_sparse():
@@ -202,8 +245,11 @@ def make_highs(compiled: Compiled, options: SolveOptions):
         _scheduler_threads = options.threads
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(options.verbose))
-    if options.time_limit is not None:
-        h.setOptionValue("time_limit", float(options.time_limit))
+    remaining = options.remaining()
+    if remaining is not None:
+        # what is left of the run's limit (loading and building used the rest); HiGHS
+        # treats 0 as "no time", so a run past its deadline stops at once
+        h.setOptionValue("time_limit", min(float(options.time_limit or remaining), remaining))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     if options.threads is not None:
         h.setOptionValue("threads", int(options.threads))
@@ -253,13 +299,19 @@ def _run(h, compiled: Compiled, handoff: float, keep: bool) -> Solution:
     import highspy
 
     start = time.perf_counter()
-    h.run()
-    ms = h.getModelStatus()
-    if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
-        # presolve cannot tell which; solving without it can
-        h.setOptionValue("presolve", "off")
-        h.run()
+    deadline.solver_running(True)
+    try:
+        run_interruptible(h)
         ms = h.getModelStatus()
+        if ms == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+            # presolve cannot tell which; solving without it can
+            h.setOptionValue("presolve", "off")
+            run_interruptible(h)
+            ms = h.getModelStatus()
+        if h.getInfo().primal_solution_status == 2:
+            deadline.plan_found()
+    finally:
+        deadline.solver_running(False)
     seconds = time.perf_counter() - start
 
     info = h.getInfo()
@@ -313,6 +365,62 @@ def _run(h, compiled: Compiled, handoff: float, keep: bool) -> Solution:
         row_index=compiled.row_index,
         kept=(h, compiled) if keep else None,
     )
+
+
+def run_interruptible(h) -> None:
+    """`h.run()` that Ctrl-C stops: HiGHS runs in a helper thread while this one waits.
+
+    Python delivers SIGINT to the main thread only between bytecodes, never while it is
+    inside HiGHS; waiting in short waits lets the KeyboardInterrupt arrive, and HiGHS's
+    interrupt callbacks then tell the solver to stop. The KeyboardInterrupt is raised
+    again once HiGHS has stopped, so that the caller keeps nothing of the run.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        h.run()  # signals reach the main thread only: nothing to catch here
+        return
+    stop = threading.Event()
+
+    def interrupt(event):
+        if stop.is_set():
+            event.interrupt()
+
+    hooks = (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt)
+    for hook in hooks:
+        hook.subscribe(interrupt)
+    failure: list[BaseException] = []
+    done = threading.Event()  # not Thread.join: an interrupted join can report a live thread as ended
+
+    def target():
+        try:
+            h.run()
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    interrupted = False
+    try:
+        # once started (even if Ctrl-C interrupts start() itself) the thread will set `done`
+        threading.Thread(target=target, name="highs-run", daemon=True).start()
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+    try:
+        while not done.is_set():
+            try:
+                done.wait(0.1)
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.set()
+    finally:
+        for hook in hooks:
+            hook.unsubscribe(interrupt)
+    if failure:
+        raise failure[0]
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _integrality(compiled: Compiled):

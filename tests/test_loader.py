@@ -148,7 +148,7 @@ def test_unknown_csv_column_is_reported_once(write_instance):
     doc = base() | {"products": {"file": "products.csv"}}
     csv = "id,demand,colour\nmask,100,red\nglove,50,blue\n"
     msgs = problems(write_instance(doc, files={"products.csv": csv}))
-    assert len([m for m in msgs if "unknown field 'colour'" in m]) == 1
+    assert len([m for m in msgs if "unknown column 'colour' in the header" in m]) == 1
 
 
 def test_csv_duplicate_header_and_missing_file(write_instance):

@@ -13,6 +13,7 @@ from optimizer.pipeline import Extracted
 from optimizer.solver import Solution
 
 from .data import LIFE_BANDS, LotInfo, RotationData, life_band
+from .solve import solve  # noqa: F401  (the engine finds a model's solve here)
 
 # Issues below this many units are solver noise: they are dropped before the tables are
 # written, and every table and objective term is computed from what is written.
@@ -308,9 +309,8 @@ def assign_fresh(m: pyo.ConcreteModel, bought: dict[str, int]) -> dict[tuple[str
     return out
 
 
-def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
-    d: RotationData = m.data
-    T = d.T
+def plan_of(m: pyo.ConcreteModel) -> tuple[dict[tuple[str, str, int], float], dict[str, int]]:
+    """The plan in a solved model: issues (lot, outlet, period) -> units, and lots bought per candidate."""
     val = pyo.value
     issues = {}
     for key in m.issue:
@@ -319,6 +319,16 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
             issues[key] = q
     bought = {l: int(round(val(m.n[l]))) for l in m.n}
     issues.update(assign_fresh(m, bought))
+    return issues, bought
+
+
+def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
+    return tables_of(m.data, *plan_of(m))
+
+
+def tables_of(d: RotationData, issues: dict[tuple[str, str, int], float], bought: dict[str, int]) -> Extracted:
+    """Every result table, objective term and KPI of a plan, computed from the plan alone."""
+    T = d.T
     ev = evaluate(d, issues, bought)
     lots, initial, stock, written = ev["lots"], ev["initial"], ev["stock"], ev["written"]
 

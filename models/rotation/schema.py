@@ -60,7 +60,7 @@ class RotationSettings(Settings):
 
 TABLES = {
     "products": Table(Product, description="Reserve products, their target, shelf life and costs."),
-    "lots": Table(Lot, required=False, refs={"product": "products"},
+    "lots": Table(Lot, required=False, refs={"product": "products"}, dates=("expiry",),
                   description="Lots on hand at the start of period 0."),
     "targets": Table(Target, required=False, key=("product", "period"), refs={"product": "products"},
                      periods=("period",), description="Per-period overrides of a product's target."),
