@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +35,7 @@ import pandas as pd
 import yaml
 
 from . import loader
+from .calendar import as_date, period_of
 from .checking import check_results, close, numeric, read_results, tol
 from .errors import InputError, Problem, did_you_mean
 from .instance import Instance
@@ -321,15 +321,15 @@ def _crisis_period(plan: Plan, value: Any, shown: str, problems: list[Problem]) 
 
 
 def _date_period(step: Step, value: Any) -> int | None:
-    """The period of the rotation step that contains a date (None when it has no start_date)."""
-    start = step.document.data.get("start_date")
+    """The period of the rotation step that contains a date (None without its start_date)."""
     try:
-        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip())
-        start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start).strip())
-    except (TypeError, ValueError):
+        day = as_date(value)
+    except ValueError:
         return None
-    days = float(step.document.data.get("period_days") or 7)
-    return math.floor((day - start).days / days)
+    start = step.instance.start_date
+    if day is None or start is None:
+        return None
+    return period_of(day, start, step.instance.period_days)
 
 
 def _link_problems(plan: Plan, shown: str) -> list[Problem]:
