@@ -132,7 +132,7 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     deadline = started + options.time_limit if options.time_limit is not None else None
     d = RotationData(inst)
     products = tuple(d.products)
-    coupled = d.settings.storage_capacity is not None and any(p.storage_volume > 0 for p in d.products.values())
+    coupled = d.settings.storage_capacity is not None and any(p.unit_volume > 0 for p in d.products.values())
     groups = [(p,) for p in products] if len(products) > 1 else [products]
     storage = not coupled or len(groups) == 1
     if len(groups) > 1:
@@ -275,7 +275,7 @@ def _fits_storage(d: RotationData, plan: tuple[dict, dict]) -> bool:
     ev = evaluate(d, *plan)
     volume: dict[int, float] = {}
     for (l, t), q in ev["stock"].items():
-        volume[t] = volume.get(t, 0.0) + d.products[ev["lots"][l].product].storage_volume * q
+        volume[t] = volume.get(t, 0.0) + d.products[ev["lots"][l].product].unit_volume * q
     cap = d.settings.storage_capacity
     return all(v <= cap + 1e-6 * max(1.0, cap) for v in volume.values())
 
