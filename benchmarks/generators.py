@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-VERSION = 2  # bump when a generator changes, so cached work folders are rebuilt
+VERSION = 3  # bump when a generator changes, so cached work folders are rebuilt
 
 SIZE_NAMES = ("small", "medium", "large", "national")
 
@@ -212,8 +212,8 @@ def rotation(size: str, seed: int = 1):
         vol = _r(rng.uniform(0.002, 0.02), 4)
         products.append({
             "id": pid, "target": target, "min_remaining_life": mrl, "shelf_life": shelf, "unit_cost": _r(cost),
-            "holding_cost": _r(cost * 0.004, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,
-            "lot_size": max(1, target // 10), "order_cost": rng.choice([200, 500, 1000]), "storage_volume": vol,
+            "holding_cost": _r(cost * 0.208, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,  # 0.4 % of the cost a week, per year
+            "lot_size": max(1, target // 10), "order_cost": rng.choice([200, 500, 1000]), "unit_volume": vol,
         })
         volume += 4 * target * vol  # room for the starting lots (about 3 x target) and the purchases
         # one fresh lot covers the target until the first purchase can arrive; the rest are mixed ages
