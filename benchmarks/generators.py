@@ -34,6 +34,10 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
         "medium": dict(products=15, scenarios=100, periods=13),
         "large": dict(products=30, scenarios=250, periods=26),
         "national": dict(products=50, scenarios=500, periods=26),
+        # scenario-count study of the decomposed method (python -m benchmarks.decomposition)
+        "national-1k": dict(products=50, scenarios=1000, periods=26),
+        "national-2k": dict(products=50, scenarios=2000, periods=26),
+        "national-5k": dict(products=50, scenarios=5000, periods=26),
     },
     "rotation": {
         "small": dict(products=2, lots=20, periods=13),
