@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .generators import SIZES, prepare
+from .generators import IRONSTOCK_STUDY, SIZES, prepare
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "decomposition.csv"
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
         return 0
     for size in args.sizes:
         path, _ = prepare("ironstock", size, args.seed, args.work)
-        dims = SIZES["ironstock"][size]
+        dims = SIZES["ironstock"].get(size) or IRONSTOCK_STUDY[size]
         for method in args.methods:
             # a fresh measuring parent per case keeps RUSAGE_CHILDREN to that case alone
             proc = subprocess.run([sys.executable, "-m", "benchmarks.decomposition", "--case", str(path), method,
