@@ -51,6 +51,13 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
 
 KINDS = tuple(SIZES)
 
+# Ironstock's scenario-count study of the decomposed method (python -m benchmarks.decomposition).
+IRONSTOCK_STUDY = {
+    "national-1k": dict(products=50, scenarios=1000, periods=26),
+    "national-2k": dict(products=50, scenarios=2000, periods=26),
+    "national-5k": dict(products=50, scenarios=5000, periods=26),
+}
+
 
 def _r(x: float, digits: int = 4) -> float | int:
     """A tidy number for the CSV: whole numbers as int, others rounded."""
@@ -136,7 +143,7 @@ def sourcing(size: str, seed: int = 1):
 
 
 def ironstock(size: str, seed: int = 1):
-    dims = SIZES["ironstock"][size]
+    dims = SIZES["ironstock"].get(size) or IRONSTOCK_STUDY[size]
     rng = random.Random(f"ironstock-{size}-{seed}")
     n_p, n_w, T = dims["products"], dims["scenarios"], dims["periods"]
 
@@ -304,7 +311,7 @@ def generate(kind: str, size: str, seed: int = 1):
     """(document, tables) of one benchmark instance."""
     if kind not in GENERATORS:
         raise KeyError(f"unknown model '{kind}' (one of {', '.join(GENERATORS)})")
-    if size not in SIZES[kind]:
+    if size not in SIZES[kind] and not (kind == "ironstock" and size in IRONSTOCK_STUDY):
         raise KeyError(f"unknown size '{size}' (one of {', '.join(SIZES[kind])})")
     return GENERATORS[kind](size, seed)
 
