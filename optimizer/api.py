@@ -6,16 +6,32 @@ import dataclasses
 import time
 from pathlib import Path
 
-from . import loader
+from . import loader, plan
 from .checking import check_results, read_results
 from .instance import Instance
 from .results import Result
 from .solver import SolveOptions
 
 
-def load(path: str | Path) -> Instance:
-    """Read and validate an instance file (raises InputError with every problem found)."""
+def load(path: str | Path) -> Instance | plan.Plan:
+    """Read and validate an instance file, or a `kind: plan` file with all its steps
+    (raises InputError with every problem found)."""
+    if plan.is_plan(path):
+        return plan.load(path)
     return loader.load(path)
+
+
+def solve_plan(chain: plan.Plan | str | Path, out: str | Path, options: SolveOptions | None = None,
+               **settings) -> plan.PlanResult:
+    """Solve, check and write every step of a plan into out/<kind>/, with out/links.csv and out/summary.json."""
+    if not isinstance(chain, plan.Plan):
+        chain = plan.load(chain)
+    if options is None:
+        settings.setdefault("progress", False)
+        options = SolveOptions(**settings)
+    elif settings:
+        raise TypeError("pass either options or keyword settings, not both")
+    return plan.solve(chain, out, options)
 
 
 def solve(instance: Instance | str | Path, options: SolveOptions | None = None, **settings) -> Result:
@@ -23,6 +39,8 @@ def solve(instance: Instance | str | Path, options: SolveOptions | None = None, 
     started = time.perf_counter()
     if not isinstance(instance, Instance):
         instance = load(instance)
+    if isinstance(instance, plan.Plan):
+        raise TypeError("a plan writes every step's results: solve it with solve_plan(plan, out)")
     load_seconds = time.perf_counter() - started
     if options is None:
         settings.setdefault("progress", False)
@@ -38,10 +56,12 @@ def solve(instance: Instance | str | Path, options: SolveOptions | None = None, 
 
 def check(instance: Instance | str | Path, results: str | Path) -> list[str]:
     """Re-verify a written solution against every rule; returns the violations (empty = valid)."""
-    if not isinstance(instance, Instance):
+    if not isinstance(instance, (Instance, plan.Plan)):
         instance = load(instance)
+    if isinstance(instance, plan.Plan):
+        return plan.check(instance, results)
     summary, tables = read_results(results)
     return check_results(instance, summary, tables)
 
 
-__all__ = ["check", "load", "read_results", "solve"]
+__all__ = ["check", "load", "read_results", "solve", "solve_plan"]

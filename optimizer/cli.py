@@ -11,7 +11,7 @@ import time
 
 import click
 
-from . import api, examples as example_registry
+from . import api, examples as example_registry, plan as planning
 from .deadline import TimeLimitReached, watchdog
 from .errors import InputError, SolveFailure
 from .results import Result
@@ -141,8 +141,16 @@ def main():
 @click.argument("instance", type=click.Path(dir_okay=False))
 @guarded
 def validate(instance):
-    """Check INSTANCE against its schema and rules, without solving."""
+    """Check INSTANCE against its schema and rules, without solving.
+
+    A `kind: plan` file: every step file and every link.
+    """
     inst = api.load(instance)
+    if isinstance(inst, planning.Plan):
+        click.echo(planning.describe(inst))
+        for warning in inst.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return
     counts = ", ".join(f"{name} {len(rows)}" for name, rows in inst.tables.items() if rows)
     periods = f", {inst.periods} periods" if inst.periods else ""
     click.echo(f"valid {inst.kind} instance '{inst.name}'{periods}: {counts}")
@@ -152,27 +160,38 @@ def validate(instance):
 
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
-              help="Folder for summary.json and the result tables (created if missing).")
+@click.option("--out", "-o", "out", type=click.Path(), required=True,
+              help="Folder for summary.json, the result tables, results.xlsx and report.html (created if "
+                   "missing; a former results folder is replaced as a whole).")
 @solver_options
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the readable summary.")
+@click.option("--no-report", is_flag=True, help="Write only summary.json and the CSV tables (no results.xlsx, "
+                                                "no report.html), e.g. in a batch run.")
 @guarded
-def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json):
+def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elastic, as_json, no_report):
     """Solve INSTANCE and write its results to --out.
 
     --time-limit covers the whole run: loading, building and solving (see docs/engine.md).
     Ctrl-C stops the solver, writes nothing and exits with code 130.
+    A `kind: plan` file: each step in --out/<kind>/, with --out/links.csv and --out/summary.json.
     """
+    from .results import prepare_out
+
     started = time.monotonic()
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
                            lp_method=lp_method, progress=True, elastic=elastic,
                            deadline=None if time_limit is None else started + time_limit)
     with watchdog(options.deadline):
         inst = api.load(instance)
+        if isinstance(inst, planning.Plan):
+            _solve_plan(inst, out, options, as_json)
+        prepare_out(out, (instance,))  # a folder that cannot take the results is refused before solving
         for warning in inst.warnings:
             click.echo(f"warning: {warning}", err=True)
         result = api.solve(inst, options)
-    written = result.write(out)
+    result.instance = {"file": os.path.realpath(instance), "description": inst.description.strip()}
+    extra = {} if no_report else _report_files(result, inst)
+    written = result.write(out, extra)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -180,6 +199,85 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
         click.echo(f"wrote {len(written)} files to {out}")
     if result.exit_code:
         click.echo(f"{result.status.value}: {result.reason}", err=True)
+    sys.exit(result.exit_code)
+
+
+def _report_files(result: Result, inst) -> dict:
+    """results.xlsx and report.html; a failure to draw them costs the report, never the results."""
+    try:
+        from . import report
+
+        return report.files_for(result, inst)
+    except Exception as exc:
+        if os.environ.get("STOCKPILE_DEBUG"):
+            raise
+        click.echo(f"warning: the report was not written ({type(exc).__name__}: {exc}); the tables are; "
+                   "remake it with `stockpile report`", err=True)
+        return {}
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False, exists=True))
+@click.option("--xlsx", is_flag=True, help="Also remake results.xlsx.")
+@click.option("--instance", "instance", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The instance solved, for names and units  [default: the one recorded in summary.json].")
+@guarded
+def report(results, xlsx, instance):
+    """Remake report.html (and results.xlsx with --xlsx) of the results folder RESULTS.
+
+    A sweep folder (one holding sweep.csv) gets its sweep report.
+    """
+    from . import report as reporting
+
+    if (os.path.isfile(os.path.join(results, "sweep.csv"))
+            and not os.path.isfile(os.path.join(results, "summary.json"))):
+        written = [reporting.render_sweep(results)]
+    else:
+        written = reporting.write_report(results, api.load(instance) if instance else None, xlsx=xlsx)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("first", type=click.Path(file_okay=False, exists=True))
+@click.argument("second", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "-o", "out", type=click.Path(), default=None,
+              help="Folder for compare.csv and report.html of the comparison.")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged rows too.")
+@guarded
+def compare(first, second, out, show_all):
+    """What changed from results folder FIRST to SECOND (same kind): decisions and KPIs.
+
+    Exit code 0; 2 when the folders are not results of the same kind.
+    """
+    from . import compare as comparing
+
+    if out is not None:
+        from .results import prepare_out
+
+        prepare_out(out)
+    found = comparing.compare(first, second)
+    click.echo(comparing.render_text(found, show_all=show_all))
+    if out is not None:
+        written = comparing.write(found, out)
+        click.echo(f"wrote {len(written)} files to {out}")
+
+
+def _solve_plan(chain, out, options: SolveOptions, as_json: bool) -> None:
+    for warning in chain.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+    def step_done(outcome):
+        if not as_json:
+            click.echo(render_summary(outcome.result))
+
+    result = planning.solve(chain, out, options, on_step=step_done)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2))
+    else:
+        click.echo(planning.render(result))
+    if result.exit_code:
+        click.echo(f"{result.status}: {result.summary()['reason']}", err=True)
     sys.exit(result.exit_code)
 
 
@@ -191,6 +289,7 @@ def check(instance, results):
     """Re-verify the solution in RESULTS against every rule of INSTANCE.
 
     Uses only the written files (summary.json and the CSV tables), not the solver.
+    A `kind: plan` file: every step, and every linked value against the tables it came from.
     Exit code 0 when every rule holds, 1 when a rule is violated.
     """
     violations = api.check(instance, results)
@@ -236,6 +335,32 @@ def fields(kind):
     click.echo(markdown([kind] if kind else None), nl=False)
 
 
+def executor_options(func):
+    """Where the solves of `sweep` and `batch` run."""
+    for option in reversed([
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Solves at once on this machine, each in its own process  "
+                          "[default: min(solves, cores)]; with --scheduler local, the Dask workers."),
+        click.option("--scheduler", default=None, metavar="local|ADDRESS",
+                     help="Run the solves on Dask: 'local' starts a cluster on this machine, an address "
+                          "(tcp://host:8786) uses a running `dask scheduler`  [default: a process pool]."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _show_event(event) -> None:
+    """One progress line per finished or retried task on stderr."""
+    progress = event.progress
+    if event.kind == "retry":
+        click.echo(f"{progress.text()} {event.key}: {event.error}; trying once more", err=True)
+        return
+    row = event.row or {}
+    objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""
+    reason = f" ({row['reason']})" if row.get("reason") else ""
+    click.echo(f"{progress.text()} {event.key}: {row.get('status')}{objective}{reason}", err=True)
+
+
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--set", "sets", multiple=True, required=True, metavar="PATH=V1,V2,...",
@@ -243,33 +368,58 @@ def fields(kind):
                    "Repeat for a grid of every combination.")
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
               help="Folder for sweep.csv and one results folder per point (created if missing).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Points solved at once, each in its own process  [default: min(points, cores)].")
+@executor_options
 @solver_options
 @guarded
-def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method, verbose, elastic):
+def sweep(instance, sets, out, workers, scheduler, time_limit, mip_gap, threads, lp_method, verbose, elastic):
     """Solve INSTANCE once per value of --set and tabulate the results in --out/sweep.csv.
 
     \b
     Example:
       stockpile sweep instance.yaml --set settings.budget=1e6,2e6,5e6 --out curve
+      stockpile sweep instance.yaml --set settings.budget=1e6,2e6 --scheduler tcp://head:8786 --out curve
 
-    Each point is solved with one solver thread (unless --threads says otherwise).
+    Each point is solved with one solver thread (unless --threads says otherwise); a point
+    that fails or whose worker dies is retried once, then reported as an error row.
     Exit code 0 when every point solved, 1 when some point is infeasible, 3 on errors.
     """
     from . import sweep as sweeping
 
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
                            lp_method=lp_method, progress=False, elastic=elastic)
-
-    def progress(done, total, row):
-        objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""
-        reason = f" ({row['reason']})" if row.get("reason") else ""
-        click.echo(f"[{done}/{total}] {row['point']}: {row['status']}{objective}{reason}", err=True)
-
-    result = sweeping.run(instance, list(sets), out, options, workers=workers, on_point=progress)
+    result = sweeping.run(instance, list(sets), out, options, workers=workers, scheduler=scheduler,
+                          on_event=_show_event)
     click.echo(result.frame.drop(columns=["reason"]).to_string(index=False))
-    click.echo(f"wrote {result.csv} and {len(result.points)} result folders")
+    click.echo(f"wrote {result.csv} and {result.folders} result folders")
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("instances", type=click.Path(file_okay=False))
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder for batch.csv and one results folder per instance (created if missing).")
+@executor_options
+@solver_options
+@guarded
+def batch(instances, out, workers, scheduler, time_limit, mip_gap, threads, lp_method, verbose, elastic):
+    """Solve every instance in the folder INSTANCES; results in --out/<name>/ and --out/batch.csv.
+
+    \b
+    INSTANCES holds instance files (*.yaml, *.yml, *.json; results in --out/<file name>/)
+    and/or folders with an instance.yaml (results in --out/<folder name>/).
+    An invalid instance is a row with status 'invalid'; the others still run.
+    Exit code 0 when every instance solved, 1 when some is infeasible, 2 when some is
+    invalid, 3 on errors.
+    """
+    from . import batch as batching
+
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
+                           lp_method=lp_method, progress=False, elastic=elastic)
+    result = batching.run(instances, out, options, workers=workers, scheduler=scheduler, on_event=_show_event)
+    for problem in result.invalid:
+        click.echo(f"invalid: {problem}", err=True)
+    click.echo(result.frame.drop(columns=["reason"]).to_string(index=False))
+    click.echo(f"wrote {result.csv} and {result.folders} result folders")
     sys.exit(result.exit_code)
 
 

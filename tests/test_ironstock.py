@@ -190,7 +190,7 @@ def test_reservation_beats_stock(write_instance, tmp_path):
     ({"rotation_capacity": 0}, 0, {"holding": 0, "writeoff": 0, "shortage": 550}),
 ])
 def test_writeoff_makes_extra_stock_unattractive(write_instance, tmp_path, extra, reserve, terms):
-    product = {"unit_cost": 10, "shelf_life_periods": 52, "rotation_capacity": 2, **extra}
+    product = {"unit_cost": 10, "shelf_life": 52, "rotation_capacity": 2, **extra}
     doc = fractile_doc(**product)
     doc["products"][0]["unit_cost"] = 10
     inst, result = solve_and_check(write_instance, doc, tmp_path)
@@ -294,6 +294,9 @@ def _problems(write_instance, doc) -> str:
      "field 'available_fraction': expected a number ≤ 1"),
     (lambda d: d.update(reservations=[{"id": "r", "product": "gown", "max_capacity": 1, "fee": 1}]),
      "'gown' is not an id in table 'products'"),
+    # the former name of shelf_life (MODELS.md "One meaning per name") names the new one
+    (lambda d: d["products"][0].update(shelf_life_periods=52, rotation_capacity=1),
+     "field 'shelf_life_periods' is now called 'shelf_life'"),
 ])
 def test_malformed_input_is_a_located_problem(write_instance, edit, expected):
     doc = copy.deepcopy(fractile_doc())
@@ -312,6 +315,17 @@ def test_csv_problem_names_file_and_line(write_instance):
         sp.load(path)
     text = "\n".join(str(p) for p in exc.value.problems)
     assert "products.csv" in text and "row 2 (line 3)" in text and "holding_cost" in text
+
+
+def test_former_column_name_in_csv_names_the_new_one(write_instance):
+    doc = fractile_doc()
+    doc["products"] = {"file": "products.csv"}
+    path = write_instance(doc, files={"products.csv": "id,unit_cost,holding_cost,shortage_penalty,shelf_life_periods\n"
+                                                      "mask,2,1,5,52\n"})
+    with pytest.raises(InputError) as exc:
+        sp.load(path)
+    text = "\n".join(str(p) for p in exc.value.problems)
+    assert "products.csv" in text and "'shelf_life_periods' is now called 'shelf_life'" in text
 
 
 # -- checker ------------------------------------------------------------------------------
@@ -377,7 +391,7 @@ def random_instances(draw):
         if draw(st.booleans()):
             p["lot_size"] = draw(st.integers(5, 30))
         if draw(st.booleans()):
-            p["shelf_life_periods"] = draw(st.integers(1, 10))
+            p["shelf_life"] = draw(st.integers(1, 10))
             p["rotation_capacity"] = draw(st.integers(0, 10))
         products.append(p)
     probs = draw(st.lists(st.integers(1, 30), min_size=n_scen, max_size=n_scen))

@@ -152,17 +152,17 @@ class IronstockData:
 
     def writes_off(self, product: str) -> bool:
         p = self.products[product]
-        return p.shelf_life_periods is not None and p.rotation_capacity is not None
+        return p.shelf_life is not None and p.rotation_capacity is not None
 
     def writeoff_threshold(self, product: str) -> float:
         """r × L: the reserve that regular use renews before it expires."""
         p = self.products[product]
-        return p.rotation_capacity * p.shelf_life_periods
+        return p.rotation_capacity * p.shelf_life
 
     def writeoff_rate(self, product: str) -> float:
         """EUR per year per unit of reserve above the threshold: unit_cost × periods_per_year / L."""
         p = self.products[product]
-        return p.unit_cost * self.periods_per_year / p.shelf_life_periods
+        return p.unit_cost * self.periods_per_year / p.shelf_life
 
     def writeoff(self, product: str, reserve: float) -> float:
         if not self.writes_off(product):

@@ -21,16 +21,44 @@ from .data import IronstockData
 
 
 def build(inst: Instance) -> pyo.ConcreteModel:
+    """The monolithic two-stage model: the first stage and every scenario's play-out."""
     d = IronstockData(inst)
+    return build_model(inst, d, list(d.scenarios))
+
+
+def build_model(inst: Instance, d: IronstockData, scenarios: list[str], weight: float = 1.0,
+                compact: bool = False) -> pyo.ConcreteModel:
+    """The first stage plus the play-out of the given scenarios.
+
+    With every scenario this is the monolithic model; with one scenario (or a bundle) it is
+    a subproblem of the decomposition (models/ironstock/decomposed.py), whose shortage term
+    is scaled by `weight` (see docs/decomposition.md: the "no crisis" mass). compact: the
+    play-out as its least-shortage cuts (define_playout_cuts) instead of period flows.
+    """
     m = pyo.ConcreteModel(name=inst.name)
     m.data = d
+    define_first_stage(m, d, inst.settings)
+    keep = set(scenarios)
+    pairs = [pair for pair in d.pairs if pair[0] in keep]
+    if compact:
+        define_playout_cuts(m, d, pairs)
+    else:
+        define_playout(m, d, pairs)
+    define_objective(m, d, weight)
+    return m
+
+
+def define_first_stage(m, d: IronstockData, settings) -> None:
+    """Reserve, reserved capacity, write-off and the budget and storage rows that couple products."""
     define_reserve(m, d)
     define_reservations(m, d)
     define_writeoff(m, d)
-    define_limits(m, d, inst.settings)
-    define_playout(m, d)
-    define_objective(m, d)
-    return m
+    define_limits(m, d, settings)
+
+
+def first_stage_variables(m) -> list:
+    """Every first-stage variable, in a fixed order (the decomposition's non-anticipative ones)."""
+    return [*m.R.values(), *m.n.values(), *m.c.values(), *m.excess.values()]
 
 
 def define_reserve(m, d: IronstockData) -> None:
@@ -68,11 +96,11 @@ def define_limits(m, d: IronstockData, settings) -> None:
             d.products[p].unit_volume * m.R[p] for p in bulky) <= settings.storage_capacity)
 
 
-def define_playout(m, d: IronstockData) -> None:
+def define_playout(m, d: IronstockData, pairs: list[tuple[str, str]]) -> None:
     """Per scenario–product pair with demand, period by period: resupply, shortage, stock."""
     T = d.T
-    idx = [(w, p, t) for (w, p) in d.pairs for t in range(T)]
-    base = {(w, p): d.source_capacity(w, p) for (w, p) in d.pairs}
+    idx = [(w, p, t) for (w, p) in pairs for t in range(T)]
+    base = {(w, p): d.source_capacity(w, p) for (w, p) in pairs}
     dem = d.demand
     ridx = [(w, p, t) for (w, p, t) in idx if d.resupplied(p)]
     # periods where a reservation delivers need a row; elsewhere the source capacity is a bound
@@ -97,23 +125,89 @@ def define_playout(m, d: IronstockData) -> None:
     m.playout_index = idx
 
 
-def define_objective(m, d: IronstockData) -> None:
-    prob = {w: s.probability for w, s in d.scenarios.items()}
+def shortage_cuts(d: IronstockData, w: str, p: str) -> list[tuple[float, dict[str, float]]]:
+    """The least total shortage of a pair as the largest of a few affine functions.
+
+    Storage is unlimited and resupply can be stored, so the demand of periods 0..k can only
+    be met from R + the resupply of periods 0..k (a cut of the play-out's flow network), and
+    greedy play-out meets every such bound at once: least shortage = max(0, max_k (D_k −
+    A_k − R − Σ_j c_j·(k − ramp_j + 1)⁺)), with D_k, A_k cumulative demand and source
+    capacity. Returns (constant, {reservation: coefficient}) of the rows that are not
+    dominated (a row is dominated by an earlier one with a constant at least as large, and
+    by a later one with the same coefficients and a larger constant).
+    """
+    dem, base = d.demand[(w, p)], d.source_capacity(w, p)
+    mine = d.reservations_of[p]
+    rows, best, D, A = [], 0.0, 0.0, 0.0
+    for k in range(d.T):
+        D += dem[k]
+        A += base[k]
+        b = D - A
+        if b > best + 1e-9:
+            best = b
+            coef = {j: float(max(0, k - d.reservations[j].ramp_up_periods + 1)) for j in mine}
+            if rows and rows[-1][1] == coef:
+                rows[-1] = (b, coef)
+            else:
+                rows.append((b, coef))
+    return rows
+
+
+def define_playout_cuts(m, d: IronstockData, pairs: list[tuple[str, str]]) -> None:
+    """Per pair, its total shortage above every least-shortage cut (shortage_cuts)."""
+    cuts = {pair: shortage_cuts(d, *pair) for pair in pairs}
+    m.short_total = pyo.Var(pairs, domain=pyo.NonNegativeReals,
+                            bounds=lambda _, w, p: (0, sum(d.demand[(w, p)])))
+    rows = [(w, p, i) for (w, p) in pairs for i in range(len(cuts[(w, p)]))]
+
+    def cut(_, w, p, i):
+        b, coef = cuts[(w, p)][i]
+        return m.short_total[w, p] + m.R[p] + sum(a * m.c[j] for j, a in coef.items() if a) >= b
+
+    m.least_shortage = pyo.Constraint(rows, rule=cut)
+
+
+def define_objective(m, d: IronstockData, weight: float = 1.0) -> None:
+    prob = {w: weight * s.probability for w, s in d.scenarios.items()}
     m.holding = pyo.Expression(expr=sum(prod.holding_cost * m.R[p] for p, prod in d.products.items()))
     m.reservation = pyo.Expression(expr=sum(r.fee * m.c[k] for k, r in d.reservations.items()))
     m.writeoff = pyo.Expression(expr=sum(d.writeoff_rate(p) * m.excess[p] for p in m.excess))
-    m.shortage = pyo.Expression(expr=sum(
-        prob[w] * d.products[p].shortage_penalty * m.short[w, p, t] for (w, p, t) in m.playout_index))
+    if hasattr(m, "short_total"):
+        m.shortage = pyo.Expression(expr=sum(
+            prob[w] * d.products[p].shortage_penalty * m.short_total[w, p] for (w, p) in m.short_total))
+    else:
+        m.shortage = pyo.Expression(expr=sum(
+            prob[w] * d.products[p].shortage_penalty * m.short[w, p, t] for (w, p, t) in m.playout_index))
     m.objective = pyo.Objective(expr=m.holding + m.reservation + m.writeoff + m.shortage)
 
 
 # -- solve ----------------------------------------------------------------------------------
 
 
+def playout_cells(d: IronstockData) -> int:
+    """Size of the monolithic play-out: (scenario, product) pairs with demand × periods."""
+    return len(d.pairs) * d.T
+
+
+def use_decomposition(inst: Instance, d: IronstockData) -> bool:
+    """settings.method, with auto decomposing above decompose_above play-out cells.
+
+    Without a scenario that can cost anything there is nothing to decompose: monolithic.
+    """
+    from .decomposed import active_scenarios
+
+    if not active_scenarios(d):
+        return False
+    method = inst.settings.method
+    return method == "decomposed" or (method == "auto" and playout_cells(d) > inst.settings.decompose_above)
+
+
 def solve(inst: Instance, options: SolveOptions) -> Result:
     """build -> solve -> (diagnose | marginal values from the LP with lots fixed -> extract)."""
     from .diagnose import diagnose
 
+    if use_decomposition(inst, IronstockData(inst)):
+        return solve_decomposed(inst, options)
     start = time.perf_counter()
     m = build(inst)
     timings = {"build": time.perf_counter() - start}
@@ -131,6 +225,7 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
             sol = dataclasses.replace(sol, objective=duals.objective, mip_gap=0.0 if gap < 1e-12 else gap)
     start = time.perf_counter()
     out = extract(inst, m, sol, duals)
+    out.kpis["method"] = "monolithic"
     timings["extract"] = time.perf_counter() - start
     return finished(inst, sol, out, timings)
 
@@ -164,10 +259,9 @@ def val(var) -> float:
 
 
 def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution | None = None) -> Extracted:
+    """Read the plan off the solved monolithic model."""
     d: IronstockData = m.data
-    settings = inst.settings
     duals = duals or sol
-
     R = {}
     for p, prod in d.products.items():
         if p in m.n:
@@ -176,13 +270,52 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution
             R[p] = max(float(val(m.R[p])), d.least_reserve(p))
     c = {k: min(max(0.0, float(val(m.c[k]))), r.max_capacity) for k, r in d.reservations.items()}
 
+    def flows(w, p, t):
+        """(resupply, shortage, stock) of a pair in a period, as the solver left them."""
+        supplied = max(0.0, float(val(m.resupply[w, p, t]))) if (w, p, t) in m.resupply else 0.0
+        return supplied, float(val(m.short[w, p, t])), max(0.0, float(val(m.stock[w, p, t])))
+
+    budget_mv = marginal_value(m, "budget", inst.settings.budget, duals)
+    storage_mv = marginal_value(m, "storage", inst.settings.storage_capacity, duals)
+    return plan_tables(inst, d, R, c, flows, budget_mv, storage_mv)
+
+
+def greedy_flows(d: IronstockData, c: dict[str, float], R: dict[str, float]):
+    """Play-out flows that serve demand as early as possible with every resupply taken.
+
+    This reaches the least shortage any play-out can (data.greedy_shortage), so it is an
+    optimal second stage for the given reserve and reserved capacities.
+    """
+    cache: dict[tuple[str, str], list[tuple[float, float, float]]] = {}  # the current pair only
+
+    def flows(w, p, t):
+        if (w, p) not in cache:
+            cache.clear()
+            cap, dem = d.resupply_capacity(w, p, c), d.demand[(w, p)]
+            stock, out = R[p], []
+            for dt, ct in zip(dem, cap):
+                available = stock + ct
+                use = min(dt, available)
+                stock = available - use
+                out.append((ct, dt - use, stock))
+            cache[(w, p)] = out
+        return cache[(w, p)][t]
+
+    return flows
+
+
+def plan_tables(inst: Instance, d: IronstockData, R: dict[str, float], c: dict[str, float], flows,
+                budget_mv: float | None, storage_mv: float | None) -> Extracted:
+    """Result tables, objective terms and KPIs of a plan: reserve R, reserved capacity c and
+    the play-out flows(w, p, t) -> (resupply, shortage, stock)."""
+    settings = inst.settings
     reserve_rows = []
     for p, prod in d.products.items():
         excess = max(0.0, R[p] - d.writeoff_threshold(p)) if d.writes_off(p) else 0.0
         reserve_rows.append({
             "product": p, "reserve": R[p], "existing_stock": prod.existing_stock,
             "bought": R[p] - prod.existing_stock,
-            "lots": round(val(m.n[p])) if p in m.n else None,
+            "lots": round((R[p] - prod.existing_stock) / prod.lot_size) if prod.lot_size is not None else None,
             "cover_periods": R[p] / prod.baseline_demand if prod.baseline_demand > 0 else None,
             "volume": prod.unit_volume * R[p],
             "purchase_cost": prod.unit_cost * (R[p] - prod.existing_stock),
@@ -207,12 +340,12 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution
         dem = d.demand[(w, p)]
         total_short = 0.0
         for t in range(d.T):
-            s = min(max(0.0, float(val(m.short[w, p, t]))), dem[t])
-            supplied = max(0.0, float(val(m.resupply[w, p, t]))) if (w, p, t) in m.resupply else 0.0
+            supplied, s, stock = flows(w, p, t)
+            s = min(max(0.0, s), dem[t])
             total_short += s
-            play.append({"scenario": w, "product": p, "period": t, "demand": dem[t], "resupply": supplied,
-                         "resupply_capacity": cap[t], "use": dem[t] - s, "shortage": s,
-                         "stock": max(0.0, float(val(m.stock[w, p, t])))})
+            if settings.playout:
+                play.append({"scenario": w, "product": p, "period": t, "demand": dem[t], "resupply": supplied,
+                             "resupply_capacity": cap[t], "use": dem[t] - s, "shortage": s, "stock": stock})
         prob = d.scenarios[w].probability
         penalty = d.products[p].shortage_penalty
         total = sum(dem)
@@ -228,8 +361,6 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution
 
     budget_used = float(reserve["purchase_cost"].sum())
     storage_used = float(reserve["volume"].sum())
-    budget_mv = marginal_value(m, "budget", settings.budget, duals)
-    storage_mv = marginal_value(m, "storage", settings.storage_capacity, duals)
     binding = binding_table(d, settings, R, c, budget_used, storage_used, budget_mv, storage_mv)
 
     terms = {
@@ -278,3 +409,49 @@ def binding_table(d: IronstockData, settings, R, c, budget_used, storage_used, b
         if r.max_capacity > 0:
             add("max_capacity", k, r.max_capacity, c[k])
     return pd.DataFrame(rows, columns=["constraint", "id", "limit", "value", "slack", "binding", "marginal_value"])
+
+
+# -- decomposed -----------------------------------------------------------------------------
+
+
+def solve_decomposed(inst: Instance, options: SolveOptions) -> Result:
+    """mpi-sppy's L-shaped method (decomposed.py); the tables come from the plan as for the monolithic model."""
+    from optimizer.pipeline import say
+    from optimizer.solver import Status
+
+    from . import decomposed
+    from .diagnose import diagnose
+
+    d = IronstockData(inst)
+    s = inst.settings
+    reason = diagnose(inst)
+    if reason is not None:  # only the floors against budget or storage can make it infeasible
+        sol = Solution(status=Status.INFEASIBLE, objective=None, bound=None, mip_gap=None, handoff_seconds=0.0,
+                       solve_seconds=0.0, model_status="infeasible (policy floors)")
+        return failed(inst, sol, diagnose, {})
+    ranks = s.processes if s.processes > 1 and decomposed.mpi_available() else 1
+    label = f"solving ironstock '{inst.name}' by scenario decomposition (mpi-sppy L-shaped, {ranks} rank(s))"
+    say(options, f"{label} ...")
+    start = time.perf_counter()
+    if ranks > 1:
+        out = decomposed.solve_in_processes(inst, options, s.decomposition_gap, s.max_iterations,
+                                            s.bundle_size or None, ranks)
+    else:
+        out = decomposed.run(inst, options, s.decomposition_gap, s.max_iterations, s.bundle_size or None)
+    elapsed = time.perf_counter() - start
+    say(options, f"{label}: upper bound {out.upper_bound:,.2f}, lower bound {out.lower_bound:,.2f}, "
+                 f"gap {out.gap:.4%} after {out.iterations} iterations ({out.subproblems} subproblems; {elapsed:.2f}s)")
+    status = Status.OPTIMAL if out.converged else Status.FEASIBLE
+    sol = Solution(status=status, objective=out.upper_bound, bound=out.lower_bound, mip_gap=max(0.0, out.gap),
+                   handoff_seconds=0.0, solve_seconds=elapsed,
+                   model_status=f"L-shaped {'converged' if out.converged else 'stopped'} after {out.iterations} "
+                                f"iterations, {out.subproblems} subproblems on {out.ranks} rank(s)")
+    start = time.perf_counter()
+    extracted = plan_tables(inst, d, out.R, out.c, greedy_flows(d, out.c, out.R),
+                            out.budget_marginal_value, out.storage_marginal_value)
+    extracted.kpis["method"] = "decomposed"
+    extracted.kpis["decomposition"] = {"lower_bound": out.lower_bound, "upper_bound": out.upper_bound,
+                                       "gap": max(0.0, out.gap), "iterations": out.iterations,
+                                       "subproblems": out.subproblems, "ranks": out.ranks}
+    timings = {**out.seconds, "extract": time.perf_counter() - start}
+    return finished(inst, sol, extracted, timings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from optimizer.errors import Problem
@@ -10,6 +12,8 @@ from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Rec
 
 
 class Product(ProductRecord):
+    former_names = {"shelf_life_periods": "shelf_life"}
+
     id: Id = Field(description="Product id.")
     unit_cost: NonNeg = Field(description="EUR per unit bought into the reserve.")
     holding_cost: NonNeg = Field(description="EUR per unit of reserve per year (storage, care, capital).")
@@ -20,8 +24,8 @@ class Product(ProductRecord):
     min_cover_periods: NonNeg = Field(0, description="Policy floor: R ≥ this × baseline_demand.")
     lot_size: Positive | None = Field(
         None, description="Units per purchase lot: R = existing_stock + n × lot_size, n whole; unset = any amount.")
-    shelf_life_periods: Positive | None = Field(
-        None, description="Periods a unit keeps; with rotation_capacity it sets the write-off.")
+    shelf_life: Positive | None = Field(
+        None, description="Periods of life of a new unit; with rotation_capacity it sets the write-off.")
     rotation_capacity: NonNeg | None = Field(
         None, description="Units per period regular use can take from the reserve (and renew).")
 
@@ -65,6 +69,19 @@ class IronstockSettings(Settings):
     periods_per_year: Positive | None = Field(
         None, description="Periods in a year, for the write-off; unset = 52 for weekly periods, else 365/period_days.")
     playout: bool = Field(True, description="Write the period-by-period play-out table (playout.csv).")
+    method: Literal["auto", "monolithic", "decomposed"] = Field(
+        "auto", description="monolithic: one model of every scenario; decomposed: mpi-sppy's L-shaped method, "
+                            "one subproblem per bundle of scenarios; auto: decomposed above "
+                            "decompose_above play-out cells (docs/decomposition.md).")
+    decompose_above: NonNegInt = Field(
+        1_000_000, description="auto decomposes when (scenario, product) pairs with demand × periods exceed this.")
+    processes: NonNegInt = Field(
+        1, description="MPI ranks for the decomposed method (mpiexec -n N); 0 or 1 = in this process, serially.")
+    decomposition_gap: Share = Field(
+        1e-5, description="The decomposed method stops when (upper − lower bound) / upper ≤ this.")
+    max_iterations: NonNegInt = Field(500, description="Most L-shaped iterations of the decomposed method.")
+    bundle_size: NonNegInt = Field(
+        0, description="Crisis scenarios per subproblem of the decomposed method; 0 = about 8 subproblems per rank.")
 
 
 TABLES = {
@@ -96,9 +113,9 @@ def validate(inst: Instance) -> list[Problem]:
             inst.warnings.append(f"reservation {r.id}: ramp_up_periods {r.ramp_up_periods} ≥ periods "
                                  f"{inst.periods}, so it never delivers within the horizon")
     for p in inst["products"]:
-        if (p.shelf_life_periods is None) != (p.rotation_capacity is None):
-            given = "shelf_life_periods" if p.shelf_life_periods is not None else "rotation_capacity"
+        if (p.shelf_life is None) != (p.rotation_capacity is None):
+            given = "shelf_life" if p.shelf_life is not None else "rotation_capacity"
             inst.warnings.append(f"product {p.id}: {given} is set without "
-                                 f"{'rotation_capacity' if given == 'shelf_life_periods' else 'shelf_life_periods'}; "
+                                 f"{'rotation_capacity' if given == 'shelf_life' else 'shelf_life'}; "
                                  "a write-off needs both, so none is charged")
     return problems

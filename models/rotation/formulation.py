@@ -13,6 +13,7 @@ from optimizer.pipeline import Extracted
 from optimizer.solver import Solution
 
 from .data import LIFE_BANDS, LotInfo, RotationData, life_band
+from .solve import solve  # noqa: F401  (the engine finds a model's solve here)
 
 # Issues below this many units are solver noise: they are dropped before the tables are
 # written, and every table and objective term is computed from what is written.
@@ -212,10 +213,10 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     cap = d.settings.storage_capacity
 
     def volume(t):
-        terms = [prod(l).storage_volume * m.stock[l, t] for (l, _) in ix.stock_of_period.get(t, ())
-                 if prod(l).storage_volume > 0]
-        terms += [d.products[p].storage_volume * m.fresh[p, t] for (p, _) in ix.fresh_of_period.get(t, ())
-                  if d.products[p].storage_volume > 0]
+        terms = [prod(l).unit_volume * m.stock[l, t] for (l, _) in ix.stock_of_period.get(t, ())
+                 if prod(l).unit_volume > 0]
+        terms += [d.products[p].unit_volume * m.fresh[p, t] for (p, _) in ix.fresh_of_period.get(t, ())
+                  if d.products[p].unit_volume > 0]
         return terms
 
     volume_periods = [t for t in range(T) if volume(t)] if cap is not None else []
@@ -224,9 +225,9 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     # -- objective terms -----------------------------------------------------------------------
     m.purchase = pyo.Expression(expr=sum(prod(l).unit_cost * prod(l).lot_size * m.n[l] for l in ix.purchases))
     m.order_cost = pyo.Expression(expr=sum(prod(l).order_cost * m.order[l] for l in ordered))
-    m.holding = pyo.Expression(expr=sum(prod(l).holding_cost * m.stock[l, t] for (l, t) in ix.stock
+    m.holding = pyo.Expression(expr=sum(d.holding(every[l].product) * m.stock[l, t] for (l, t) in ix.stock
                                         if prod(l).holding_cost > 0)
-                               + sum(d.products[p].holding_cost * m.fresh[p, t] for (p, t) in ix.fresh
+                               + sum(d.holding(p) * m.fresh[p, t] for (p, t) in ix.fresh
                                      if d.products[p].holding_cost > 0))
     disposal = 0.0
     for lot in lots.values():  # pooled lots outlive the horizon
@@ -308,9 +309,8 @@ def assign_fresh(m: pyo.ConcreteModel, bought: dict[str, int]) -> dict[tuple[str
     return out
 
 
-def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
-    d: RotationData = m.data
-    T = d.T
+def plan_of(m: pyo.ConcreteModel) -> tuple[dict[tuple[str, str, int], float], dict[str, int]]:
+    """The plan in a solved model: issues (lot, outlet, period) -> units, and lots bought per candidate."""
     val = pyo.value
     issues = {}
     for key in m.issue:
@@ -319,6 +319,16 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
             issues[key] = q
     bought = {l: int(round(val(m.n[l]))) for l in m.n}
     issues.update(assign_fresh(m, bought))
+    return issues, bought
+
+
+def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
+    return tables_of(m.data, *plan_of(m))
+
+
+def tables_of(d: RotationData, issues: dict[tuple[str, str, int], float], bought: dict[str, int]) -> Extracted:
+    """Every result table, objective term and KPI of a plan, computed from the plan alone."""
+    T = d.T
     ev = evaluate(d, issues, bought)
     lots, initial, stock, written = ev["lots"], ev["initial"], ev["stock"], ev["written"]
 
@@ -383,7 +393,7 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
         row["total"] += q
         if remaining >= prod.min_remaining_life:
             row["usable"] += q
-        row["volume"] += q * prod.storage_volume
+        row["volume"] += q * prod.unit_volume
         row["life_units"] += q * remaining
         row[life_band(remaining)] += q
     stock_rows = []
@@ -412,7 +422,7 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution) -> Extracted:
     terms = {
         "purchase": float(purchases["cost"].sum()),
         "order": float(purchases["order_cost"].sum()),
-        "holding": sum(d.products[lots[l].product].holding_cost * q for (l, t), q in stock.items()),
+        "holding": sum(d.holding(lots[l].product) * q for (l, t), q in stock.items()),
         "disposal": sum(d.products[lots[l].product].disposal_cost * q for l, (t, q) in written.items()),
         "shipment": float(sum(shipments["shipment_cost"])),
         "revenue": -float(sum(shipments["revenue"])),
