@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import loader, plan
@@ -13,12 +14,25 @@ from .results import Result
 from .solver import SolveOptions
 
 
-def load(path: str | Path) -> Instance | plan.Plan:
+def load(path: str | Path | Mapping, folder: str | Path | None = None) -> Instance | plan.Plan:
     """Read and validate an instance file, or a `kind: plan` file with all its steps
-    (raises InputError with every problem found)."""
-    if plan.is_plan(path):
+    (raises InputError with every problem found). `path` may also be the instance itself as
+    a dict whose tables are lists of records or pandas DataFrames (`{file: ...}` tables then
+    resolve against `folder`, default the current directory)."""
+    if isinstance(path, Mapping):
+        return loader.load(path, folder)
+    if _is_plan(path):
         return plan.load(path)
     return loader.load(path)
+
+
+def _is_plan(path: str | Path) -> bool:
+    """plan.is_plan, with a file it cannot open or parse (a name too long, nesting too deep)
+    left to the loader, which says what is wrong with it."""
+    try:
+        return plan.is_plan(path)
+    except (OSError, RecursionError, ValueError):
+        return False
 
 
 def solve_plan(chain: plan.Plan | str | Path, out: str | Path, options: SolveOptions | None = None,

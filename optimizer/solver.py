@@ -245,11 +245,14 @@ def make_highs(compiled: Compiled, options: SolveOptions):
         _scheduler_threads = options.threads
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(options.verbose))
+    limits = [float(options.time_limit)] if options.time_limit is not None else []
     remaining = options.remaining()
     if remaining is not None:
-        # what is left of the run's limit (loading and building used the rest); HiGHS
-        # treats 0 as "no time", so a run past its deadline stops at once
-        h.setOptionValue("time_limit", min(float(options.time_limit or remaining), remaining))
+        # what is left of the run's limit (loading and building used the rest); a run
+        # past its deadline gets 0 s and stops at once
+        limits.append(remaining)
+    if limits:
+        h.setOptionValue("time_limit", min(limits))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     if options.threads is not None:
         h.setOptionValue("threads", int(options.threads))
