@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +35,7 @@ import pandas as pd
 import yaml
 
 from . import loader
+from .calendar import as_date, period_of
 from .checking import check_results, close, numeric, read_results, tol
 from .errors import InputError, Problem, did_you_mean
 from .instance import Instance
@@ -156,6 +156,7 @@ class Step:
     shown: str  # the step file as written in messages (plan folder / relative path)
     document: loader.Document  # as read, before any link
     instance: Instance  # as validated, before any link
+    relative: str = ""  # the path as the plan file gives it
 
 
 @dataclass
@@ -237,7 +238,7 @@ def load(path: str | Path) -> Plan:
         except InputError as exc:
             problems.extend(exc.problems)  # each names the step's file
             continue
-        steps.append(Step(kind, str(step_path), doc, instance))
+        steps.append(Step(kind, str(step_path), doc, instance, str(relative)))
     if raw_steps and len(raw_steps) < 2:
         problems.append(Problem("a plan needs at least two steps", file=shown, field="steps"))
     steps.sort(key=lambda s: ORDER.index(s.kind))
@@ -320,15 +321,15 @@ def _crisis_period(plan: Plan, value: Any, shown: str, problems: list[Problem]) 
 
 
 def _date_period(step: Step, value: Any) -> int | None:
-    """The period of the rotation step that contains a date (None when it has no start_date)."""
-    start = step.document.data.get("start_date")
+    """The period of the rotation step that contains a date (None without its start_date)."""
     try:
-        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip())
-        start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start).strip())
-    except (TypeError, ValueError):
+        day = as_date(value)
+    except ValueError:
         return None
-    days = float(step.document.data.get("period_days") or 7)
-    return math.floor((day - start).days / days)
+    start = step.instance.start_date
+    if day is None or start is None:
+        return None
+    return period_of(day, start, step.instance.period_days)
 
 
 def _link_problems(plan: Plan, shown: str) -> list[Problem]:
@@ -468,7 +469,7 @@ def solve(plan: Plan, out: str | Path, options: SolveOptions | None = None,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     options = options or SolveOptions(progress=False)
-    outcomes = [StepOutcome(s.kind, s.shown, s.kind) for s in plan.steps]
+    outcomes = [StepOutcome(s.kind, s.relative or s.shown, s.kind) for s in plan.steps]
     carried_all: list[Carried] = []
     results: dict[str, dict[str, pd.DataFrame]] = {}
     result = PlanResult(plan.name, outcomes, carried_all, out)
@@ -632,8 +633,15 @@ def render(result: PlanResult) -> str:
         if s.reason and s.status not in ("optimal", "feasible"):
             lines.append(f"    reason: {s.reason}")
     for c in result.links:
-        replaced = f" (was {c.replaced:,.6g})" if c.replaced is not None else ""
-        lines.append(f"  {c.link.source} → {c.link.target} {c.link.field} {c.product}: {c.value:,.6g}{replaced}")
+        replaced = f" (was {_figure(c.replaced)})" if c.replaced is not None else ""
+        lines.append(f"  {c.link.source} → {c.link.target} {c.link.field} {c.product}: {_figure(c.value)}{replaced}")
     lines.append(f"wrote {len([s for s in result.steps if s.result])} step folders, {LINKS_CSV} and summary.json "
                  f"to {result.folder}")
     return "\n".join(lines)
+
+
+def _figure(value: float) -> str:
+    """Units with thousands separators, prices with their significant digits."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{value:.6g}"
