@@ -233,9 +233,30 @@ def _flat(kpis: dict, prefix: str = "") -> list[tuple[str, Any]]:
 # -- chart data -----------------------------------------------------------------------------
 
 
-def chart_data(chart: Chart, tables: dict[str, pd.DataFrame]) -> list[tuple[str, pd.DataFrame]] | None:
+def names(run: Run) -> dict[str, dict[str, str]]:
+    """id column -> {id: name} from the declared joins that bring a name (for chart titles)."""
+    out: dict[str, dict[str, str]] = {}
+    if run.inputs is None or run.inputs is False:
+        return out
+    for join in run.spec.joins:
+        if "name" not in join.fields or join.table not in getattr(run.inputs, "tables", {}):
+            continue
+        try:
+            source = run.inputs.frame(join.table)
+        except Exception:
+            continue
+        if join.key in source.columns and "name" in source.columns:
+            found = {str(k): str(v) for k, v in zip(source[join.key], source["name"]) if v not in (None, "")
+                     and not (isinstance(v, float) and math.isnan(v))}
+            if found:
+                out[join.column] = found
+    return out
+
+
+def chart_data(chart: Chart, tables: dict[str, pd.DataFrame],
+               labels: dict[str, dict[str, str]] | None = None) -> list[tuple[str, pd.DataFrame]] | None:
     """(title, frame indexed by x with one column per series) per facet; None when the table
-    or a named column is missing, or nothing is left to draw."""
+    or a named column is missing, or nothing is left to draw. `labels` names facet values."""
     frame = tables.get(chart.table)
     if frame is None:
         return None
@@ -264,7 +285,8 @@ def chart_data(chart: Chart, tables: dict[str, pd.DataFrame]) -> list[tuple[str,
             data = data.sort_index()
         if data.empty or data.shape[1] == 0:
             continue
-        title = chart.title if key is None else f"{chart.title}: {key}"
+        shown = (labels or {}).get(chart.facet or "", {}).get(_id_text(key), key)
+        title = chart.title if key is None else f"{chart.title}: {shown}"
         out.append((title, data.astype(float)))
     return out or None
 

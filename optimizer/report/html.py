@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .content import Run, chart_data, column_kind, labelled, summary_rows
+from .content import Run, chart_data, column_kind, labelled, names, summary_rows
 from .spec import Chart
 
 MAX_ROWS_SHOWN = 200  # rows of a table shown in the page; the workbook and CSV have them all
@@ -127,10 +127,18 @@ def svg_chart(kind: str, title: str, data: pd.DataFrame, *, xlabel: str = "", yl
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_xlabel(ylabel if kind == "barh" else xlabel)
         ax.set_ylabel(xlabel if kind == "barh" else ylabel)
+        # fixed margins from the label lengths: tight_layout would draw the figure twice
+        longest = max((len(str(i)) for i in plot.index), default=4)
+        rotated = kind in ("bar", "stacked") and len(plot) > 6
+        left = min(0.42, 0.06 + 0.0125 * longest) if kind == "barh" else 0.11
+        labels_below = (0.5 + (min(1.1, 0.04 * longest) if rotated else 0.0)) / height  # ticks and axis name
+        legend_rows = math.ceil(data.shape[1] / 4) if many else 0
+        axes_bottom = min(0.6, labels_below + (0.22 * legend_rows + 0.05) / height)
+        fig.subplots_adjust(left=left, right=0.98, top=1 - 0.35 / height, bottom=axes_bottom)
         if many:
-            ax.legend(fontsize=8, ncols=min(4, data.shape[1]), loc="upper center", bbox_to_anchor=(0.5, -0.22),
-                      frameon=False)
-        fig.tight_layout()
+            axes_height = (1 - 0.35 / height) - axes_bottom
+            ax.legend(fontsize=8, ncols=min(4, data.shape[1]), loc="upper center", frameon=False,
+                      bbox_to_anchor=(0.5, -labels_below / axes_height))
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     finally:
@@ -159,8 +167,9 @@ def figure(svg: str, caption: str = "", name: str = "") -> str:
 
 def declared_figures(run: Run, charts: Iterable[Chart], start: int = 0) -> list[str]:
     out = []
+    labels = names(run)
     for n, chart in enumerate(charts, start=start):
-        for k, (title, data) in enumerate(chart_data(chart, run.tables) or []):
+        for k, (title, data) in enumerate(chart_data(chart, run.tables, labels) or []):
             svg = svg_chart(chart.kind, title, data, xlabel=chart.x, ylabel=chart.unit or ", ".join(chart.y),
                             percent=chart.percent, salt=f"{n}-{k}")
             if svg:

@@ -18,6 +18,7 @@ from .content import parse_csv
 from .html import esc, figure, page, svg_chart, table_html
 
 SKIPPED = {"point", "status", "reason", "mip_gap", "solve_seconds"}
+PREFIXES = ("term", "kpi", "decision")  # sweep.csv's prefixes for names that would clash
 
 
 def sweep_html(folder: str | Path) -> str:
@@ -44,6 +45,8 @@ def sweep_html(folder: str | Path) -> str:
     unmoved = [c for c in columns if c not in SKIPPED and c not in swept and c not in metrics
                and pd.api.types.is_numeric_dtype(frame[c])]
     notes = [f"Not drawn, the same at every solved point: {', '.join(unmoved)}."] if unmoved else []
+    if swept and pd.api.types.is_numeric_dtype(frame[swept[0]]) and solved[swept[0]].isna().any():
+        notes.append(f"Points with {swept[0]} unset (its default applies) are in the table, not on the curves.")
     return page(f"Sweep of {', '.join(swept) or 'no input'}", sections, f"{folder}", notes)
 
 
@@ -58,13 +61,14 @@ def _figures(solved: pd.DataFrame, swept: list[str], metrics: list[str]) -> list
     kind = "line" if numeric_x else "bar"
     groups: dict[str, list[str]] = {}
     for metric in metrics:
-        head = metric.split(".", 1)[0] if "." in metric else metric
+        bare = metric.split(".", 1)[1] if metric.split(".", 1)[0] in PREFIXES and "." in metric else metric
+        head = bare.split(".", 1)[0] if "." in bare else metric
         groups.setdefault(head, []).append(metric)
     out = []
     for n, (head, members) in enumerate(groups.items()):
         if len(members) > 1 and not others:
             table = data.groupby(x, sort=numeric_x)[members].first()
-            table.columns = [m.split(".", 1)[1] for m in members]
+            table.columns = [m.rsplit(".", 1)[-1] for m in members]
             charts = [(head, table)]
         else:
             charts = []

@@ -13,7 +13,7 @@ import re
 import pandas as pd
 import xlsxwriter
 
-from .content import Run, chart_data, column_kind, labelled, summary_rows
+from .content import Run, chart_data, column_kind, labelled, names, summary_rows
 
 FORMATS = {
     "quantity": "#,##0",
@@ -131,8 +131,9 @@ def _table_sheet(book, run: Run, name: str, frame: pd.DataFrame, header, fmt) ->
 def _charts_sheet(book, run: Run, name: str, header, fmt) -> None:
     """Each declared chart's data block, with a native chart drawn from it beside the block."""
     blocks = []
+    labels = names(run)
     for chart in run.spec.charts:
-        for title, data in chart_data(chart, run.tables) or []:
+        for title, data in chart_data(chart, run.tables, labels) or []:
             if len(data) > 400 or data.shape[1] > 40:  # too many points for a readable Excel chart
                 continue
             blocks.append((chart, title, data))
