@@ -426,3 +426,22 @@ def test_the_shipped_plan_solves_to_its_known_figures(tmp_path):
     assert carried == pytest.approx({(r["from"], r["to"], r["product"], r["field"]): r["value"]
                                      for r in expected["links"]}, rel=1e-6)
     assert sp.check(chain, tmp_path) == []
+
+
+def test_a_second_run_replaces_the_first_and_a_foreign_folder_is_refused(tmp_path):
+    path = write_plan(tmp_path)
+    out = tmp_path / "out"
+    chain = sp.load(path)
+    sp.api.solve_plan(chain, out)
+    assert {"report.html", "results.xlsx", "instance.yaml"} <= {p.name for p in (out / "allocation").iterdir()}
+    # the same folder again, now stopping at rotation: allocation's old folder goes
+    rotation = {**ROTATION, "lots": [], "products": [{**ROTATION["products"][0], "lead_time": 1}]}
+    chain = sp.load(write_plan(tmp_path, steps={"rotation": rotation}))
+    assert sp.api.solve_plan(chain, out).exit_code == 1
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "ironstock", "links.csv", "rotation", "sourcing", "summary.json"]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="did not write"):
+        sp.api.solve_plan(chain, foreign)
