@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-VERSION = 2  # bump when a generator changes, so cached work folders are rebuilt
+VERSION = 3  # bump when a generator changes, so cached work folders are rebuilt
 
 SIZE_NAMES = ("small", "medium", "large", "national")
 
@@ -50,6 +50,13 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
 }
 
 KINDS = tuple(SIZES)
+
+# Ironstock's scenario-count study of the decomposed method (python -m benchmarks.decomposition).
+IRONSTOCK_STUDY = {
+    "national-1k": dict(products=50, scenarios=1000, periods=26),
+    "national-2k": dict(products=50, scenarios=2000, periods=26),
+    "national-5k": dict(products=50, scenarios=5000, periods=26),
+}
 
 
 def _r(x: float, digits: int = 4) -> float | int:
@@ -136,7 +143,7 @@ def sourcing(size: str, seed: int = 1):
 
 
 def ironstock(size: str, seed: int = 1):
-    dims = SIZES["ironstock"][size]
+    dims = SIZES["ironstock"].get(size) or IRONSTOCK_STUDY[size]
     rng = random.Random(f"ironstock-{size}-{seed}")
     n_p, n_w, T = dims["products"], dims["scenarios"], dims["periods"]
 
@@ -212,8 +219,8 @@ def rotation(size: str, seed: int = 1):
         vol = _r(rng.uniform(0.002, 0.02), 4)
         products.append({
             "id": pid, "target": target, "min_remaining_life": mrl, "shelf_life": shelf, "unit_cost": _r(cost),
-            "holding_cost": _r(cost * 0.004, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,
-            "lot_size": max(1, target // 10), "order_cost": rng.choice([200, 500, 1000]), "storage_volume": vol,
+            "holding_cost": _r(cost * 0.208, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,  # 0.4 % of the cost a week, per year
+            "lot_size": max(1, target // 10), "order_cost": rng.choice([200, 500, 1000]), "unit_volume": vol,
         })
         volume += 4 * target * vol  # room for the starting lots (about 3 x target) and the purchases
         # one fresh lot covers the target until the first purchase can arrive; the rest are mixed ages
@@ -304,7 +311,7 @@ def generate(kind: str, size: str, seed: int = 1):
     """(document, tables) of one benchmark instance."""
     if kind not in GENERATORS:
         raise KeyError(f"unknown model '{kind}' (one of {', '.join(GENERATORS)})")
-    if size not in SIZES[kind]:
+    if size not in SIZES[kind] and not (kind == "ironstock" and size in IRONSTOCK_STUDY):
         raise KeyError(f"unknown size '{size}' (one of {', '.join(SIZES[kind])})")
     return GENERATORS[kind](size, seed)
 

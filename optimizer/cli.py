@@ -337,6 +337,32 @@ def fields(kind):
     click.echo(markdown([kind] if kind else None), nl=False)
 
 
+def executor_options(func):
+    """Where the solves of `sweep` and `batch` run."""
+    for option in reversed([
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Solves at once on this machine, each in its own process  "
+                          "[default: min(solves, cores)]; with --scheduler local, the Dask workers."),
+        click.option("--scheduler", default=None, metavar="local|ADDRESS",
+                     help="Run the solves on Dask: 'local' starts a cluster on this machine, an address "
+                          "(tcp://host:8786) uses a running `dask scheduler`  [default: a process pool]."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _show_event(event) -> None:
+    """One progress line per finished or retried task on stderr."""
+    progress = event.progress
+    if event.kind == "retry":
+        click.echo(f"{progress.text()} {event.key}: {event.error}; trying once more", err=True)
+        return
+    row = event.row or {}
+    objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""
+    reason = f" ({row['reason']})" if row.get("reason") else ""
+    click.echo(f"{progress.text()} {event.key}: {row.get('status')}{objective}{reason}", err=True)
+
+
 @main.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--set", "sets", multiple=True, required=True, metavar="PATH=V1,V2,...",
@@ -344,33 +370,58 @@ def fields(kind):
                    "Repeat for a grid of every combination.")
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
               help="Folder for sweep.csv and one results folder per point (created if missing).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Points solved at once, each in its own process  [default: min(points, cores)].")
+@executor_options
 @solver_options
 @guarded
-def sweep(instance, sets, out, workers, time_limit, mip_gap, threads, lp_method, verbose, elastic):
+def sweep(instance, sets, out, workers, scheduler, time_limit, mip_gap, threads, lp_method, verbose, elastic):
     """Solve INSTANCE once per value of --set and tabulate the results in --out/sweep.csv.
 
     \b
     Example:
       stockpile sweep instance.yaml --set settings.budget=1e6,2e6,5e6 --out curve
+      stockpile sweep instance.yaml --set settings.budget=1e6,2e6 --scheduler tcp://head:8786 --out curve
 
-    Each point is solved with one solver thread (unless --threads says otherwise).
+    Each point is solved with one solver thread (unless --threads says otherwise); a point
+    that fails or whose worker dies is retried once, then reported as an error row.
     Exit code 0 when every point solved, 1 when some point is infeasible, 3 on errors.
     """
     from . import sweep as sweeping
 
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
                            lp_method=lp_method, progress=False, elastic=elastic)
-
-    def progress(done, total, row):
-        objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""
-        reason = f" ({row['reason']})" if row.get("reason") else ""
-        click.echo(f"[{done}/{total}] {row['point']}: {row['status']}{objective}{reason}", err=True)
-
-    result = sweeping.run(instance, list(sets), out, options, workers=workers, on_point=progress)
+    result = sweeping.run(instance, list(sets), out, options, workers=workers, scheduler=scheduler,
+                          on_event=_show_event)
     click.echo(result.frame.drop(columns=["reason"]).to_string(index=False))
-    click.echo(f"wrote {result.csv} and {len(result.points)} result folders")
+    click.echo(f"wrote {result.csv} and {result.folders} result folders")
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("instances", type=click.Path(file_okay=False))
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder for batch.csv and one results folder per instance (created if missing).")
+@executor_options
+@solver_options
+@guarded
+def batch(instances, out, workers, scheduler, time_limit, mip_gap, threads, lp_method, verbose, elastic):
+    """Solve every instance in the folder INSTANCES; results in --out/<name>/ and --out/batch.csv.
+
+    \b
+    INSTANCES holds instance files (*.yaml, *.yml, *.json; results in --out/<file name>/)
+    and/or folders with an instance.yaml (results in --out/<folder name>/).
+    An invalid instance is a row with status 'invalid'; the others still run.
+    Exit code 0 when every instance solved, 1 when some is infeasible, 2 when some is
+    invalid, 3 on errors.
+    """
+    from . import batch as batching
+
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose,
+                           lp_method=lp_method, progress=False, elastic=elastic)
+    result = batching.run(instances, out, options, workers=workers, scheduler=scheduler, on_event=_show_event)
+    for problem in result.invalid:
+        click.echo(f"invalid: {problem}", err=True)
+    click.echo(result.frame.drop(columns=["reason"]).to_string(index=False))
+    click.echo(f"wrote {result.csv} and {result.folders} result folders")
     sys.exit(result.exit_code)
 
 

@@ -78,6 +78,8 @@ class ModelSpec:
         it may append to instance.warnings.
     check(instance, summary, tables) -> list[str]: re-verify a solution from its output
         tables alone (no Pyomo); returns the violations found.
+    sweep_columns(result) -> dict: the decisions of a solved point as named scalars
+        (e.g. reserve per product), added as columns of sweep.csv; None: no such columns.
 
     Solving follows a convention, so that Pyomo is imported only when a model is solved:
     `models.<kind>.formulation` either defines `solve(instance, options) -> Result` (models
@@ -92,6 +94,7 @@ class ModelSpec:
     timed: bool
     validate: Callable[[Instance], list[Problem]]
     check: Callable[[Instance, dict, dict[str, pd.DataFrame]], list[str]]
+    sweep_columns: Callable[["Result"], dict[str, Any]] | None = None
 
     def solve(self, instance: Instance, options: "SolveOptions") -> "Result":
         import importlib

@@ -11,8 +11,9 @@ its default applies. Several `--set` options span a grid: every combination is a
 
 Each point edits a copy of the loaded `loader.Document`, is validated again by
 `loader.validate` (all points before any solve, so a bad value stops the sweep at once),
-then solved in its own worker process with one solver thread. Results: one folder per
-point, `DIR/<path>=<value>[,<path>=<value>...]/`, with the usual summary.json and tables
+then solved as a task of `optimizer.distributed` (a process pool, a Dask cluster, or this
+process) with one solver thread; a point that fails or loses its worker is retried once.
+Results stream back as points finish: one folder per point, `DIR/<path>=<value>[,<path>=<value>...]/`, with the usual summary.json and tables
 plus the edited instance (`instance.yaml`, tables inline, for `stockpile check`), and
 `DIR/sweep.csv` with one row per point.
 """
@@ -22,10 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import multiprocessing
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -33,8 +31,10 @@ from typing import Any, Callable
 import pandas as pd
 import yaml
 
-from . import loader
+from . import loader, report
+from .distributed import Event, Executor, Outcome, Task, make_executor, run_tasks
 from .errors import InputError, Problem, did_you_mean
+from .jobs import failed_summary, solve_document, write_files
 from .results import atomic_write
 from .solver import SolveOptions, Status
 
@@ -67,7 +67,8 @@ class Point:
 class SweepResult:
     frame: pd.DataFrame
     csv: Path
-    points: list[dict]
+    points: list[dict]  # summary of every point, in the points' order
+    folders: int = 0  # points with a results folder (a point that failed on every try has none)
 
     @property
     def exit_code(self) -> int:
@@ -254,21 +255,6 @@ def make_points(doc: loader.Document, params: list[Parameter]) -> list[Point]:
 # -- solving --------------------------------------------------------------------------------
 
 
-def solve_point(document: loader.Document, folder: str, options: SolveOptions) -> dict:
-    """Validate, solve and write one point (runs in a worker process)."""
-    from .api import solve
-
-    try:
-        instance = loader.validate(document)
-        result = solve(instance, options)
-        result.write(folder)
-        write_instance(document, Path(folder) / POINT_INSTANCE)
-        summary = result.summary()
-    except Exception as exc:  # one failing point must not end the sweep
-        return {"status": Status.ERROR.value, "reason": f"{type(exc).__name__}: {exc}"}
-    return summary
-
-
 def write_instance(document: loader.Document, path: Path) -> Path:
     """The edited instance, self-contained (tables inline), so `stockpile check` can verify the point."""
     data = {k: v for k, v in document.data.items()}
@@ -277,8 +263,9 @@ def write_instance(document: loader.Document, path: Path) -> Path:
     return atomic_write(path, text)
 
 
-def row_of(point: Point, summary: dict) -> dict:
-    """One sweep.csv row: the parameters, status, objective, its terms, every scalar KPI."""
+def row_of(point: Point, summary: dict, columns: dict | None = None) -> dict:
+    """One sweep.csv row: the parameters, status, objective, its terms, every scalar KPI,
+    the model's decision columns."""
     row: dict[str, Any] = {"point": point.label}
     for param, text, value in point.assignments:
         row[param.path] = value if value is not None else ""
@@ -291,25 +278,22 @@ def row_of(point: Point, summary: dict) -> dict:
     for name, value in (summary.get("kpis") or {}).items():
         if value is None or isinstance(value, (int, float, str, bool)):
             row[name if name not in row else f"kpi.{name}"] = value
+    for name, value in (columns or {}).items():
+        row[name if name not in row else f"decision.{name}"] = value
     row["reason"] = summary.get("reason") or ""
     return row
 
 
-def _clean_context():
-    """Worker processes that never ran HiGHS: its thread pool does not survive a fork of a
-    process that has solved before. A fork server started from a fresh interpreter (with the
-    solver stack imported once) gives clean workers quickly; where there is none, spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["optimizer.api", "optimizer.solver", "pyomo.environ", "highspy"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def run(instance: str | Path, sets: list[str], out: str | Path, options: SolveOptions | None = None,
-        workers: int | None = None, on_point: Callable[[int, int, dict], None] | None = None) -> SweepResult:
-    """Solve every point of the sweep and write DIR/sweep.csv plus one results folder per point."""
+        workers: int | None = None, on_event: Callable[[Event], None] | None = None,
+        scheduler: str | None = None, executor: Executor | None = None) -> SweepResult:
+    """Solve every point of the sweep and write DIR/sweep.csv plus one results folder per point.
+
+    Where the points run: `executor` if given, else `distributed.make_executor(scheduler,
+    workers)` — no scheduler: the process pool (in this process with workers=1); `local`: a
+    Dask LocalCluster; an address: that Dask scheduler. on_event sees every finished point
+    (its sweep.csv row in `event.row`) and every retry, as they happen.
+    """
     doc = loader.read(instance)
     loader.validate(doc)  # the unedited instance must be valid too
     if not sets:
@@ -317,36 +301,49 @@ def run(instance: str | Path, sets: list[str], out: str | Path, options: SolveOp
     params = [parse_set(s, doc) for s in sets]
     points = make_points(doc, params)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     options = options or SolveOptions()
+    in_process = (executor is None and scheduler is None and (workers == 1 or len(points) == 1))
     point_options = dataclasses.replace(options, threads=options.threads or 1, progress=False,
-                                        verbose=options.verbose and (workers == 1))
-    workers = workers or min(len(points), os.cpu_count() or 1)
-    summaries: dict[int, dict] = {}
+                                        verbose=options.verbose and in_process)
+    by_label = {p.label: p for p in points}
+    tasks = [Task(p.label, solve_document, (p.document, point_options)) for p in points]
+    owned = executor is None
+    if owned:
+        executor = make_executor(scheduler, workers, len(points))
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
 
-    def done(i: int, summary: dict) -> None:
-        summaries[i] = summary
-        if on_point:
-            on_point(len(summaries), len(points), row_of(points[i], summary))
+    def finished(event: Event) -> None:
+        """Write a point's folder as soon as it is back, then tell the caller."""
+        if event.kind == "done":
+            rows[event.key] = _record(out, by_label[event.key], event.outcome)
+        if on_event:
+            on_event(dataclasses.replace(event, row=rows.get(event.key)) if event.kind == "done" else event)
 
-    if workers <= 1 or len(points) == 1:
-        for i, p in enumerate(points):
-            done(i, solve_point(p.document, str(out / p.label), point_options))
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(points)), mp_context=_clean_context()) as pool:
-            futures = {pool.submit(solve_point, p.document, str(out / p.label), point_options): i
-                       for i, p in enumerate(points)}
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    summary = future.result()
-                except Exception as exc:  # the worker process died
-                    summary = {"status": Status.ERROR.value, "reason": f"{type(exc).__name__}: {exc}"}
-                done(i, summary)
-
-    rows = [row_of(points[i], summaries[i]) for i in range(len(points))]
-    frame = pd.DataFrame(rows)
+    try:
+        outcomes = run_tasks(executor, tasks, finished)
+    finally:
+        if owned:
+            executor.close()
+    summaries = [_summary(outcomes[p.label]) for p in points]
+    frame = pd.DataFrame([rows[p.label] for p in points])
     ordered = [c for c in frame.columns if c != "reason"] + ["reason"]
     frame = frame[ordered]
     csv = atomic_write(out / "sweep.csv", frame.to_csv(index=False, lineterminator="\n"))
-    return SweepResult(frame, csv, [summaries[i] for i in range(len(points))])
+    report.sweep_report(out)  # report.html: the curves of sweep.csv
+    return SweepResult(frame, csv, summaries, sum(o.ok for o in outcomes.values()))
+
+
+def _summary(outcome: Outcome) -> dict:
+    return outcome.value.summary if outcome.ok else failed_summary(outcome.failures)
+
+
+def _record(out: Path, point: Point, outcome: Outcome) -> dict:
+    """Write the point's results folder (when it has one) and return its sweep.csv row."""
+    if not outcome.ok:
+        return row_of(point, failed_summary(outcome.failures))
+    solved = outcome.value
+    folder = out / point.label
+    write_files(folder, solved.files)
+    write_instance(point.document, folder / POINT_INSTANCE)
+    return row_of(point, solved.summary, solved.columns)

@@ -57,7 +57,7 @@ def test_maxmin_splits_scarce_stock_between_two_institutions(tmp_path):
     Shortage-only would be indifferent (any split of 90 leaves 60 short), so the
     efficient plan has the same weighted shortage 60: price of fairness 0.
     """
-    doc = {"institutions": inst_rows(("H", "cure", "hospital", "R", 1), ("N", "care", "nursing_home", "R", 1)),
+    doc = {"settings": {"fairness": "maxmin"}, "institutions": inst_rows(("H", "cure", "hospital", "R", 1), ("N", "care", "nursing_home", "R", 1)),
            "needs": [{"institution": "H", "product": "m", "period": 0, "need": 100},
                      {"institution": "N", "product": "m", "period": 0, "need": 50}],
            "supply": [{"product": "m", "period": 0, "quantity": 90}],
@@ -79,7 +79,7 @@ def test_step2_picks_the_max_min_optimum_with_less_weighted_shortage(tmp_path):
     Weighted shortage = 3·(5 + 0) + 1·5 = 20. Without step 1 the efficient plan gives all of
     a to H: 3·0 + 1·10 = 10, so the price of fairness is 20 − 10 = 10.
     """
-    doc = {"institutions": inst_rows(("H", "cure", "hospital", "R", 3), ("N", "care", "nursing_home", "R", 1)),
+    doc = {"settings": {"fairness": "maxmin"}, "institutions": inst_rows(("H", "cure", "hospital", "R", 3), ("N", "care", "nursing_home", "R", 1)),
            "needs": [{"institution": "H", "product": "a", "period": 0, "need": 10},
                      {"institution": "H", "product": "b", "period": 0, "need": 10},
                      {"institution": "N", "product": "a", "period": 0, "need": 10}],
@@ -274,7 +274,7 @@ def small_instances(draw):
     supply = [{"product": p, "period": t, "quantity": draw(st.integers(0, 60))} for p in products for t in range(T)]
     stocks = [{"institution": rec["id"], "product": products[0], "quantity": draw(st.integers(0, 15))}
               for rec in inst_list[:1]]
-    settings_ = {"fairness": draw(st.sampled_from(["maxmin", "none"])),
+    settings_ = {"fairness": draw(st.sampled_from(["leximin", "maxmin", "none"])),
                  "pack_method": draw(st.sampled_from(["exact", "rounded"]))}
     if draw(st.booleans()):
         settings_["care_cure_parity"] = draw(st.sampled_from([0.5, 0.9, 1.0]))

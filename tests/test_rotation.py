@@ -141,17 +141,34 @@ def test_target_forces_a_purchase_with_lead_time(write_instance, tmp_path):
 
 
 def test_lot_size_rounds_purchases_up(write_instance, tmp_path):
-    # Target 250, lots of 100, 1/unit and 0.1/unit/period holding over 2 periods:
+    # Target 250, lots of 100, 1/unit and holding 5.2/unit/year = 0.1 per weekly period, 2 periods:
     # 3 lots = 300 units -> 300 + 0.1 x 300 x 2 = 360.
-    d = doc(2, [product(target=250, lot_size=100, holding_cost=0.1)])
+    d = doc(2, [product(target=250, lot_size=100, holding_cost=5.2)])
     _, result, _ = solve_and_check(write_instance, d, tmp_path)
     assert result.objective == pytest.approx(360.0)
     assert result.kpis["units_bought"] == pytest.approx(300)
     assert result.objective_terms["holding"] == pytest.approx(60.0)
 
 
+def test_holding_cost_is_per_year(write_instance, tmp_path):
+    # Target 100, one lot of 100 at 1/unit bought in period 0 and held 3 periods of 30 days:
+    # 365/30 periods a year, so holding 36.5/unit/year is 3 per period: 100 + 3 x 100 x 3 = 1000.
+    d = doc(3, [product(target=100, lot_size=100, holding_cost=36.5)])
+    d["period_days"] = 30
+    _, result, _ = solve_and_check(write_instance, d, tmp_path)
+    assert result.objective_terms["holding"] == pytest.approx(900.0)
+    assert result.objective == pytest.approx(1000.0)
+
+
+def test_former_name_storage_volume_is_rejected_naming_unit_volume(write_instance):
+    d = doc(2, [product(target=10, storage_volume=1)])
+    with pytest.raises(InputError) as err:
+        sp.load(write_instance(d))
+    assert "unit_volume" in str(err.value) and "storage_volume" in str(err.value)
+
+
 @pytest.mark.parametrize("order_cost, objective, orders", [
-    # Targets 100 / 200 / 300 in periods 0 / 1 / 2, lots of 100 at 1/unit, holding 1/unit/period.
+    # Targets 100 / 200 / 300 in periods 0 / 1 / 2, lots of 100 at 1/unit, holding 52/unit/year = 1 per week.
     # One order of 300 in period 0: 300 + 250 + holding 900 = 1450.
     # Just in time (3 orders): 300 + 3 x 250 + holding 100+200+300 = 1650; two orders: 1500.
     (250, 1450.0, 1),
@@ -159,7 +176,7 @@ def test_lot_size_rounds_purchases_up(write_instance, tmp_path):
     (50, 1050.0, 3),
 ])
 def test_order_cost_trades_against_holding(write_instance, tmp_path, order_cost, objective, orders):
-    d = doc(3, [product(target=100, lot_size=100, holding_cost=1, order_cost=order_cost)],
+    d = doc(3, [product(target=100, lot_size=100, holding_cost=52, order_cost=order_cost)],
             targets=[{"product": "mask", "period": 1, "target": 200}, {"product": "mask", "period": 2, "target": 300}])
     _, result, _ = solve_and_check(write_instance, d, tmp_path)
     assert result.objective == pytest.approx(objective)
@@ -177,7 +194,7 @@ def test_order_cost_trades_against_holding(write_instance, tmp_path, order_cost,
     (150, 105.0),
 ])
 def test_storage_capacity_forces_rotation(write_instance, tmp_path, capacity, objective):
-    d = doc(2, [product(target=100, min_remaining_life=2, lot_size=10, storage_volume=1)],
+    d = doc(2, [product(target=100, min_remaining_life=2, lot_size=10, unit_volume=1)],
             lots=[{"id": "A", "product": "mask", "quantity": 100, "expiry": 3}],
             outlets=[{"id": "care", "product": "mask", "capacity": 100, "shipment_cost": 5}],
             settings_={"storage_capacity": capacity} if capacity else None)
@@ -190,7 +207,7 @@ def test_storage_capacity_forces_rotation(write_instance, tmp_path, capacity, ob
 
 
 def test_terms_sum_to_objective_and_revenue_is_negative(write_instance, tmp_path):
-    d = doc(3, [product(target=50, lot_size=25, holding_cost=0.01, order_cost=3, disposal_cost=0.2)],
+    d = doc(3, [product(target=50, lot_size=25, holding_cost=0.52, order_cost=3, disposal_cost=0.2)],
             lots=[{"id": "L", "product": "mask", "quantity": 80, "expiry": 2}],
             outlets=[{"id": "h", "product": "mask", "capacity": 20, "price": 0.5, "shipment_cost": 1}])
     _, result, _ = solve_and_check(write_instance, d, tmp_path)
@@ -213,9 +230,9 @@ def instances(draw):
         products.append(product(
             id=pid, target=draw(st.sampled_from([0, 20, 50])), min_remaining_life=mrl,
             shelf_life=draw(st.integers(mrl + 1, mrl + 4)), unit_cost=draw(st.sampled_from([1, 2])),
-            holding_cost=draw(st.sampled_from([0, 0.05])), disposal_cost=draw(st.sampled_from([0, 0.3])),
+            holding_cost=draw(st.sampled_from([0, 2.6])), disposal_cost=draw(st.sampled_from([0, 0.3])),
             lot_size=draw(st.sampled_from([1, 15, 40])), order_cost=draw(st.sampled_from([0, 4])),
-            storage_volume=draw(st.sampled_from([0, 0.01]))))
+            unit_volume=draw(st.sampled_from([0, 0.01]))))
         for j in range(draw(st.integers(0, 3))):
             lots.append({"id": f"{pid}-L{j}", "product": pid, "quantity": draw(st.integers(1, 60)),
                          "expiry": draw(st.integers(-1, T + 2))})
@@ -339,7 +356,7 @@ def test_mip_optimum_matches_brute_force(write_instance, seed):
     rng = random.Random(seed)
     T = 3
     d = doc(T, [product(target=rng.choice([30, 45]), min_remaining_life=1, shelf_life=3,
-                        lead_time=rng.choice([0, 1]), lot_size=40, unit_cost=1, holding_cost=0.05,
+                        lead_time=rng.choice([0, 1]), lot_size=40, unit_cost=1, holding_cost=2.6,
                         order_cost=rng.choice([3, 8]), disposal_cost=0.4)],
             lots=[{"id": "L", "product": "mask", "quantity": rng.choice([30, 50, 70]), "expiry": rng.choice([1, 2])}],
             outlets=[{"id": "h", "product": "mask", "capacity": rng.choice([15, 25]), "price": rng.choice([0.6, 1.2]),
@@ -355,7 +372,7 @@ def test_mip_optimum_matches_brute_force(write_instance, seed):
 
 @pytest.fixture
 def solved(write_instance, tmp_path):
-    d = doc(4, [product(target=60, lot_size=50, holding_cost=0.01, disposal_cost=0.5, order_cost=2)],
+    d = doc(4, [product(target=60, lot_size=50, holding_cost=0.52, disposal_cost=0.5, order_cost=2)],
             lots=[{"id": "L", "product": "mask", "quantity": 90, "expiry": 2}],
             outlets=[{"id": "h", "product": "mask", "capacity": 25, "price": 0.6, "min_remaining_life": 1,
                       "shipment_cost": 1}])
@@ -443,7 +460,7 @@ def test_infeasible_when_new_units_never_count(write_instance):
 
 
 def test_infeasible_storage_below_target_volume(write_instance):
-    d = doc(2, [product(target=1000, storage_volume=0.5)], settings_={"storage_capacity": 400})
+    d = doc(2, [product(target=1000, unit_volume=0.5)], settings_={"storage_capacity": 400})
     result = sp.solve(sp.load(write_instance(d)))
     assert result.status.value == "infeasible"
     assert "storage_capacity is 400 m³" in result.reason and "targets alone take 500 m³" in result.reason

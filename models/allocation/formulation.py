@@ -1,15 +1,17 @@
-"""The lexicographic allocation MIP in Pyomo (see docs/allocation.md) and its result tables.
+"""Solving the allocation model step by step on one kept HiGHS model, and its result tables.
 
-One Pyomo model carries the three objectives of MODELS.md "4. allocation"; `solve` runs
-them in sequence, activating one objective at a time and adding the bound that keeps the
-previous step's optimum:
+The steps of MODELS.md "4. allocation" (docs/allocation.md):
 
-1. maximise z, the minimum fill rate over (institution, product) pairs with need;
-2. minimise the priority-weighted shortage, keeping z ≥ z* − 1e-6;
-3. minimise transport cost, keeping the weighted shortage ≤ W* + 1e-7·|W*|.
+1. fairness: `leximin` levels on the LP with fractional packs (progressive filling, each
+   level proven by the LP dual), or the `maxmin` fill rate exact in whole packs;
+2. weighted shortage in whole packs, every pair kept at its level (leximin: within one
+   pack; maxmin: within 1e-6);
+3. transport cost, keeping the weighted shortage within a relative 1e-7;
+4. the efficient plan (shortage only) for the price of fairness, started from the fair plan.
 
-A fourth solve, step 2 without the step-1 bound, gives the efficient plan for the price
-of fairness.
+All steps change one HiGHS model (objective, bounds, one added row) instead of building
+and compiling a model per step. The time limit covers the whole run; each step gets a
+share of what is left, and a step cut short keeps the best plan found so far.
 """
 
 from __future__ import annotations
@@ -17,296 +19,395 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from optimizer.instance import Instance
-from optimizer.pipeline import Extracted, failed, finished, solve_step
+from optimizer.pipeline import Extracted, finished, say
 from optimizer.results import Result
-from optimizer.solver import Solution, SolveOptions, Status
+from optimizer.solver import KeptModel, KeptRun, Solution, SolveOptions, Status
 
 from .data import AllocationData, Baseline, baseline
+from .fairness import Level, leximin, maxmin_exact, maxmin_lp
+from .lp import AllocationMatrix
 from .rounding import round_plan
 
-FILL_TOL = 1e-6  # step 2 keeps the step-1 minimum fill rate within this (absolute)
+FILL_TOL = 1e-6  # maxmin: step 2 keeps the step-1 minimum fill rate within this (absolute)
 SHORTAGE_TOL = 1e-7  # step 3 keeps the step-2 weighted shortage within this (relative)
-
-
-# -- building --------------------------------------------------------------------------------
-
-
-def build(inst: Instance, integer: bool = True, data: AllocationData | None = None) -> pyo.ConcreteModel:
-    """The allocation model; integer=False relaxes pack counts to real numbers (the rounded method)."""
-    d = data or AllocationData(inst)
-    m = pyo.ConcreteModel(name=inst.name)
-    m.data = d
-    T = d.T
-
-    deliveries = d.delivery_keys  # (i, p, t) -> pack bound
-    use_keys = [(i, p, t) for (i, p) in d.pairs for t, q in enumerate(d.need[(i, p)]) if q > 0]
-    need_of = {(i, p, t): d.need[(i, p)][t] for (i, p, t) in use_keys}
-
-    # stock is tracked from the pair's first event (a need or a possible delivery) to its last need
-    first_delivery: dict[tuple[str, str], int] = {}
-    for (i, p, t) in deliveries:
-        if first_delivery.get((i, p), T) > t:
-            first_delivery[(i, p)] = t
-    stock_keys, stock_start = [], {}
-    for key in d.pairs:
-        a = min(d.first_need(key), first_delivery.get(key, T))
-        b = d.last_need(key)
-        stock_start[key] = a
-        stock_keys.extend((key[0], key[1], t) for t in range(a, b + 1))
-
-    # Scaled for the solver: use as the fraction f of the period's need (0..1), institution and
-    # central stock in packs. The coefficients then stay within a few orders of magnitude.
-    m.n = pyo.Var(list(deliveries), domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals, bounds=lambda _, i, p, t: (0, deliveries[(i, p, t)]))
-    m.f = pyo.Var(use_keys, bounds=(0, 1))
-    m.s = pyo.Var(stock_keys, domain=pyo.NonNegativeReals)
-    m.c = pyo.Var(list(d.products), range(T), domain=pyo.NonNegativeReals)
-    m.z = pyo.Var(bounds=(0, 1))
-
-    # -- central stock (packs) --------------------------------------------------------------
-    out_of: dict[tuple[str, int], list] = {}
-    for (i, p, t) in deliveries:
-        out_of.setdefault((p, t), []).append((i, p, t))
-
-    def central_rule(_, p, t):
-        prev = m.c[p, t - 1] if t > 0 else 0.0
-        return m.c[p, t] == prev + d.supply[p][t] / d.pack[p] - sum(m.n[k] for k in out_of.get((p, t), ()))
-
-    m.central_balance = pyo.Constraint(list(d.products), range(T), rule=central_rule)
-
-    # -- institution stock (packs) ------------------------------------------------------------
-    def stock_rule(_, i, p, t):
-        prev = d.stock0.get((i, p), 0.0) / d.pack[p] if t == stock_start[(i, p)] else m.s[i, p, t - 1]
-        inflow = m.n[i, p, t] if (i, p, t) in deliveries else 0.0
-        used = (need_of[(i, p, t)] / d.pack[p]) * m.f[i, p, t] if (i, p, t) in need_of else 0.0
-        return m.s[i, p, t] == prev + inflow - used
-
-    m.stock_balance = pyo.Constraint(stock_keys, rule=stock_rule)
-
-    # -- region capacity per period (all products together) ---------------------------------
-    into: dict[tuple[str, int], list] = {}
-    for (i, p, t) in deliveries:
-        r = d.region_of(i)
-        if d.capacity(r) is not None:
-            into.setdefault((r, t), []).append((i, p, t))
-    m.region_capacity = pyo.Constraint(sorted(into), rule=lambda _, r, t: (
-        sum(d.pack[k[1]] * m.n[k] for k in into[(r, t)]) <= d.capacity(r)))
-
-    # -- fill rates ----------------------------------------------------------------------------
-    uses_of: dict[tuple[str, str], list] = {}
-    for k in use_keys:
-        uses_of.setdefault(k[:2], []).append(k)
-    # fill rate of a pair = Σ_t need_t f_t / Σ_t need_t, a convex combination of the f's
-    m.pair_fill = pyo.Expression(d.pairs, rule=lambda _, i, p: sum(
-        (need_of[k] / d.total_need[(i, p)]) * m.f[k] for k in uses_of[(i, p)]))
-    m.fill_floor = pyo.Constraint(d.pairs, rule=lambda _, i, p: m.pair_fill[i, p] >= m.z)
-
-    k = d.settings.care_cure_parity
-    parity = d.parity_products()
-    by_sector: dict[tuple[str, str], list] = {}
-    for (i, p) in d.pairs:
-        by_sector.setdefault((d.institutions[i].sector, p), []).append((i, p))
-
-    def sector_fill(sector, p):
-        total = d.sector_need[(sector, p)]
-        return sum((need_of[u] / total) * m.f[u] for q in by_sector[(sector, p)] for u in uses_of[q])
-
-    def parity_rule(_, p):
-        return sector_fill("care", p) >= k * sector_fill("cure", p)
-
-    m.parity = pyo.Constraint(parity, rule=parity_rule)
-
-    # -- the three objectives ------------------------------------------------------------------
-    prio = {i: rec.priority for i, rec in d.institutions.items()}
-    m.weighted_shortage = pyo.Expression(expr=sum(prio[i] * need_of[(i, p, t)] * (1 - m.f[i, p, t])
-                                                  for (i, p, t) in use_keys))
-    m.transport_cost = pyo.Expression(expr=sum(d.cost(i) * d.pack[p] * m.n[i, p, t]
-                                               for (i, p, t) in deliveries if d.cost(i) > 0))
-    m.obj_fill = pyo.Objective(expr=-m.z)  # maximise z, written as a minimisation
-    m.obj_shortage = pyo.Objective(expr=m.weighted_shortage)
-    m.obj_cost = pyo.Objective(expr=m.transport_cost)
-    for obj in (m.obj_fill, m.obj_shortage, m.obj_cost):
-        obj.deactivate()
-    m.fill_bound = pyo.Constraint(expr=m.z >= 0)  # set by step 2
-    m.shortage_bound = pyo.Constraint(expr=m.weighted_shortage <= 0)  # set by step 3
-    m.fill_bound.deactivate()
-    m.shortage_bound.deactivate()
-    return m
-
-
-def _activate(m, objective):
-    for obj in (m.obj_fill, m.obj_shortage, m.obj_cost):
-        obj.deactivate()
-    objective.activate()
-
-
-# -- solving ---------------------------------------------------------------------------------
+# share of the time left that a step may use (the rest stays for the steps after it)
+SHARE = {"fairness": 0.5, "shortage": 0.7, "transport": 0.6, "efficient": 1.0}
 
 
 @dataclasses.dataclass
-class Step:
+class StepRecord:
     name: str
-    objective: str
-    sol: Solution
+    status: str
+    value: float | None = None
+    bound: float | None = None
+    mip_gap: float | None = None
+    seconds: float = 0.0
+    runs: int = 1
+    note: str = ""
 
 
-def _options_left(options: SolveOptions, deadline: float | None) -> SolveOptions:
-    if deadline is None:
-        return options
-    return dataclasses.replace(options, time_limit=max(0.5, deadline - time.perf_counter()))
+class Clock:
+    """The run's deadline, shared out among the steps."""
+
+    def __init__(self, time_limit: float | None):
+        self.start = time.perf_counter()
+        self.deadline = None if time_limit is None else self.start + time_limit
+
+    def share(self, fraction: float) -> float | None:
+        if self.deadline is None:
+            return None
+        now = time.perf_counter()
+        return now + max(0.0, self.deadline - now) * fraction
+
+    def left(self, until: float | None) -> float | None:
+        return None if until is None else max(0.0, until - time.perf_counter())
 
 
-def pack_method(d: AllocationData) -> str:
-    """exact (a MIP per step) or rounded (an LP per step, then whole packs by rounding)."""
-    method = d.settings.pack_method
-    if method == "auto":
-        return "exact" if len(d.delivery_keys) <= d.settings.exact_max_deliveries else "rounded"
-    return method
+def _max_fill(M: AllocationMatrix, values: np.ndarray) -> np.ndarray:
+    """The most each pair can use (as a fill rate) with the packs in `values`."""
+    Y = values[:M.K]
+    out = M.fmax.copy()
+    rhs = M.row_upper[M.uses.start:M.uses.stop]
+    bound = rhs + (M.pack_of_pair[M.use_pair] / M.N[M.use_pair]) * Y[_use_key(M)]
+    np.minimum.at(out, M.use_pair, bound)
+    return np.maximum(out, 0.0)
 
 
-def _load(m, packs: dict, total: dict) -> None:
-    """Write a whole-pack plan (packs per delivery, total use per pair) into the model's variables."""
-    d: AllocationData = m.data
-    for k, var in m.n.items():
-        var.set_value(packs.get(k, 0), skip_validation=True)
-    for (i, p, t), var in m.f.items():
-        var.set_value(total[(i, p)] / d.total_need[(i, p)], skip_validation=True)
-
-
-def _lp_packs(m) -> dict:
-    return {k: float(var.value or 0.0) for k, var in m.n.items()}
+def _use_key(M: AllocationMatrix) -> np.ndarray:
+    if not hasattr(M, "_use_key"):
+        ri, cj, _ = M._triplets
+        sel = (ri >= M.uses.start) & (ri < M.uses.stop) & (cj < M.K)
+        order = np.argsort(ri[sel], kind="stable")
+        M._use_key = cj[sel][order]
+    return M._use_key
 
 
 def solve(inst: Instance, options: SolveOptions) -> Result:
-    """The efficient plan, then the lexicographic steps; whole packs exactly or by rounding."""
-    from .diagnose import diagnose
-
-    start = time.perf_counter()
-    deadline = start + options.time_limit if options.time_limit is not None else None
+    """Fairness, weighted shortage, transport cost, then the efficient plan; see the module docstring."""
+    clock = Clock(options.time_limit)
     d = AllocationData(inst)
-    method = pack_method(d)
-    exact = method == "exact"
-    m = build(inst, integer=exact, data=d)
-    timings = {"build": time.perf_counter() - start, "handoff": 0.0, "solve": 0.0}
-    steps: list[Step] = []
-    fair = d.settings.fairness == "maxmin"
-    n_steps = 3 if fair else 2
-    has_cost = any(d.cost(i) > 0 for (i, _, _) in d.delivery_keys)
-    what = "" if exact else " (LP)"
+    M = AllocationMatrix(d)
+    timings = {"build": time.perf_counter() - clock.start}
+    kept = KeptModel(M.highs_lp(), options)
+    timings["handoff"] = kept.handoff_seconds
+    exact = d.settings.pack_method == "exact"
+    fairness = d.settings.fairness
+    records: list[StepRecord] = []
+    cut: list[str] = []
+    proven = True
+    f_cols = np.arange(M.col_f, M.col_f + M.P)
+    Y_cols = np.arange(M.K)
+    weights = M.shortage_weights()
+    total_w = float(weights.sum())
 
-    def run(label, name, objective) -> Solution:
-        _activate(m, objective)
-        opts = _options_left(options, deadline)
-        if not exact and opts.lp_method == "choose":
-            # large, degenerate LPs: the interior point method beats simplex here (docs/allocation.md)
-            opts = dataclasses.replace(opts, lp_method="ipm")
-        sol = solve_step(m, opts, f"{label}{what} '{inst.name}'")
-        timings["handoff"] += sol.handoff_seconds
-        timings["solve"] += sol.solve_seconds
-        steps.append(Step(name, objective.local_name, sol))
-        return sol
+    def talk(text):
+        say(options, text)
 
-    def rounded(mode):
-        t0 = time.perf_counter()
-        packs, total = round_plan(d, _lp_packs(m), mode)
-        _load(m, packs, total)
-        timings["rounding"] = timings.get("rounding", 0.0) + time.perf_counter() - t0
+    # -- 1. fairness --------------------------------------------------------------------------------
+    floor = np.zeros(M.P)  # lower bound on every pair's fill rate in the later steps
+    levels: list[Level] = []
+    level_of = np.zeros(M.P, dtype=np.int64)
+    lp_values = None
+    start_values = None
+    z_lp = None
+    if fairness == "leximin" and M.P:
+        out = leximin(kept, M, clock.share(SHARE["fairness"]), talk)
+        levels, level_of, lp_values = out.levels, out.level_of, out.values
+        secs = sum(r.seconds for r in out.runs)
+        note = "cut by the time limit: the pairs left are held at the last proven level" if out.cut else ""
+        if out.cut:
+            cut.append("1 leximin levels")
+        if out.cut or any(lv.proof == "primal" for lv in levels):
+            proven = False
+        records.append(StepRecord("1 leximin levels (LP)", "feasible" if out.cut else "optimal",
+                                  levels[0].value if levels else None, None, None, secs, len(out.runs), note))
+        # whole packs keep every pair within one pack of its level
+        floor = np.maximum(out.floor - M.pack_of_pair / M.N, 0.0) if exact else np.maximum(out.floor - 1e-9, 0.0)
+        z_lp = levels[0].value if levels else None
+    elif fairness == "maxmin" and M.P:
+        until = clock.share(SHARE["fairness"])
+        run = maxmin_lp(kept, M, until)
+        if not run.status.has_solution:
+            return _failed(inst, run, timings, clock, "1 max-min fill rate (LP)")
+        z_lp = float(run.col_value[M.col_z])
+        lp_values = run.col_value
+        records.append(StepRecord("1 max-min fill rate (LP)", run.status.value, z_lp, z_lp, 0.0, run.seconds))
+        if exact:
+            mm = maxmin_exact(kept, M, z_lp, until, talk)
+            records.append(StepRecord("1 max-min fill rate (whole packs)", "optimal" if mm.proven else "feasible",
+                                      mm.z, mm.upper, abs(mm.upper - mm.z), mm.seconds, mm.tests,
+                                      "" if mm.proven else "cut by the time limit"))
+            if not mm.proven:
+                proven = False
+                cut.append("1 max-min fill rate")
+            floor = np.full(M.P, max(mm.z - FILL_TOL, 0.0))
+            start_values = mm.values
+        else:
+            floor = np.full(M.P, max(z_lp - FILL_TOL, 0.0))
+    floor = np.minimum(floor, M.fmax)
 
-    # The efficient plan (shortage only) first: its figures are read before the fair steps overwrite the values.
-    efficient = None
-    if fair:
-        sol_e = run("efficient plan (shortage only)", "efficient", m.obj_shortage)
-        if sol_e.status.has_solution:
-            if not exact:
-                rounded("efficient")
-            efficient = _plan_figures(d, m)
+    # -- 2. weighted shortage -------------------------------------------------------------------------
+    kept.set_col_bounds(f_cols, floor, M.fmax)
+    cost, scale = M.cost_shortage()
+    w_of = lambda v: total_w * v if v is not None else None  # noqa: E731  objective is W / Σ priority·need
+    starts = [start_values] if start_values is not None else []
+    step2 = _whole_step(kept, M, cost, 1.0, starts, clock.share(SHARE["shortage"]), options.mip_gap, exact,
+                        "efficient", floor)
+    note = step2.note
+    if exact and step2.status == Status.INFEASIBLE and fairness == "leximin":
+        # one pack below the level can clash with a binding region capacity or parity: lower the
+        # floors by one pack per delivery (what rounding each delivery down loses), then drop them
+        for lowered, why in ((np.maximum(floor - (M.n_keys - 1) * M.pack_of_pair / M.N, 0.0),
+                              "floors lowered by one pack per delivery"), (np.zeros(M.P), "floors dropped")):
+            floor = np.minimum(lowered, M.fmax)
+            kept.set_col_bounds(f_cols, floor, M.fmax)
+            step2 = _whole_step(kept, M, cost, 1.0, [], clock.share(SHARE["shortage"]), options.mip_gap, exact,
+                                "efficient", floor)
+            note = f"the levels were not reachable within one pack for every pair: {why}"
+            if step2.status != Status.INFEASIBLE:
+                break
+        proven = False
+    if not step2.status.has_solution:
+        return _failed(inst, step2, timings, clock, "2 weighted shortage")
+    if step2.status != Status.OPTIMAL:
+        proven = False
+        cut.append("2 weighted shortage")
+    records.append(StepRecord("2 weighted shortage", step2.status.value, w_of(step2.objective),
+                              w_of(step2.bound), _gap(step2.objective, step2.bound),
+                              step2.seconds, step2.runs, note))
+    main = step2
+    values = step2.col_value
 
-    z_bound = None
-    if fair:
-        sol1 = run(f"step 1/{n_steps} max-min fill rate", "1 max-min fill rate", m.obj_fill)
-        if not sol1.status.has_solution:
-            return failed(inst, sol1, diagnose, timings)
-        z_bound = float(pyo.value(m.z)) if exact else -float(sol1.objective)
-        m.fill_bound.set_value(m.z >= float(pyo.value(m.z)) - FILL_TOL)
-        m.fill_bound.activate()
-    step = 2 if fair else 1
-    sol2 = run(f"step {step}/{n_steps} weighted shortage", "2 weighted shortage", m.obj_shortage)
-    if not sol2.status.has_solution:
-        if not fair:
-            return failed(inst, sol2, diagnose, timings)
-        # a time limit without a step-2 solution: the step-1 plan stands (its values were kept)
-        main = dataclasses.replace(steps[-2].sol, status=Status.FEASIBLE, mip_gap=None, bound=None)
-    else:
-        main = sol2
-        w2 = float(pyo.value(m.weighted_shortage))
-        if has_cost:
-            m.shortage_bound.set_value(m.weighted_shortage <= w2 + SHORTAGE_TOL * abs(w2))
-            m.shortage_bound.activate()
-            sol3 = run(f"step {step + 1}/{n_steps} transport cost", "3 transport cost", m.obj_cost)
-            if sol3.status != Status.OPTIMAL:
-                main = dataclasses.replace(main, status=Status.FEASIBLE)
-    if any(s.sol.status == Status.FEASIBLE for s in steps) and main.status == Status.OPTIMAL:
-        main = dataclasses.replace(main, status=Status.FEASIBLE)
+    # -- 3. transport cost ---------------------------------------------------------------------------
+    has_cost = any(d.cost(i) > 0 for (i, _) in d.pairs)
+    shortage_row = None
+    if has_cost and M.K:
+        used = float(weights @ values[M.col_f:M.col_f + M.P])
+        w2 = total_w - used
+        cols, coef = M.shortage_row()
+        shortage_row = kept.add_row(used - SHORTAGE_TOL * abs(w2) - 1e-9, np.inf, cols, coef)
+        tcost, tscale = M.cost_transport()
+        step3 = _whole_step(kept, M, tcost, 0.0, [values], clock.share(SHARE["transport"]), options.mip_gap,
+                            exact, None, floor)
+        rec = StepRecord("3 transport cost", step3.status.value, _times(step3.objective, tscale),
+                         _times(step3.bound, tscale), _gap(step3.objective, step3.bound), step3.seconds, step3.runs,
+                         step3.note)
+        if step3.status.has_solution:
+            values = step3.col_value
+        else:
+            rec.note = "no plan found in time: the step-2 plan stands"
+        if step3.status != Status.OPTIMAL:
+            proven = False
+            cut.append("3 transport cost")
+        records.append(rec)
 
+    fair_values = values.copy()
     if not exact:
-        rounded("fair" if fair else "efficient")
+        x, total = round_plan(d, M.packs(values), "fair" if fairness != "none" else "efficient")
+        fair_plan = _plan_from_totals(d, x, total)
+    else:
+        fair_plan = _plan(M, values)
 
-    if efficient is not None:
-        # the fair plan is a candidate for "only minimise shortage" too: keep the better of the two
-        fair_fig = _plan_figures(d, m)
-        if fair_fig["weighted_shortage"] < efficient["weighted_shortage"]:
-            efficient = fair_fig
+    # -- 4. efficient plan (shortage only), from the fair plan ------------------------------------------
+    efficient = None
+    if fairness != "none" and M.P:
+        if shortage_row is not None:
+            kept.set_row_bounds(np.array([shortage_row]), np.array([-np.inf]), np.array([np.inf]))
+        kept.set_col_bounds(f_cols, np.zeros(M.P), M.fmax)
+        step4 = _whole_step(kept, M, cost, 1.0, [fair_values], clock.share(SHARE["efficient"]), options.mip_gap,
+                            exact, "efficient", None)
+        rec = StepRecord("4 efficient plan (shortage only)", step4.status.value, w_of(step4.objective),
+                         w_of(step4.bound), _gap(step4.objective, step4.bound), step4.seconds, step4.runs,
+                         step4.note)
+        if step4.status.has_solution:
+            if exact:
+                efficient = _plan_figures(d, *_plan(M, step4.col_value))
+            else:
+                x, total = round_plan(d, M.packs(step4.col_value), "efficient")
+                efficient = _plan_figures(d, *_plan_from_totals(d, x, total))
+        else:
+            rec.note = "no plan found in time: the fair plan stands for it"
+        records.append(rec)
+        fair_fig = _plan_figures(d, *fair_plan)
+        if efficient is None or fair_fig["weighted_shortage"] < efficient["weighted_shortage"]:
+            efficient = fair_fig  # the fair plan also only minimises shortage: keep the better
 
     t0 = time.perf_counter()
-    out = extract(inst, m, main, steps=steps, efficient=efficient)
-    out.kpis["pack_method"] = method
+    out = extract(inst, M, fair_plan, records, efficient, levels, level_of)
     timings["extract"] = time.perf_counter() - t0
-    if not exact:
-        out.kpis["lp_min_fill_rate"] = z_bound
-        out.kpis["lp_weighted_shortage"] = main.bound
-        w = out.kpis["weighted_shortage"]
-        gap = abs(w - main.bound) / max(abs(w), 1e-9) if main.bound is not None else None
-        zr = out.kpis["min_fill_rate"]
-        fill_ok = z_bound is None or zr is None or z_bound - zr <= FILL_TOL
-        ok = main.status == Status.OPTIMAL and fill_ok and gap is not None and gap <= options.mip_gap
-        main = dataclasses.replace(main, status=Status.OPTIMAL if ok else Status.FEASIBLE, mip_gap=gap)
-    result = finished(inst, main, out, timings)
-    if exact and result.mip_gap is not None and main.bound is not None:
-        # the gap of the weighted-shortage step, measured against the reported objective
-        result.mip_gap = abs(result.objective - main.bound) / max(abs(result.objective), 1e-9)
-    if result.mip_gap is not None and result.mip_gap < 1e-12:
-        result.mip_gap = 0.0
+    timings["solve"] = sum(r.seconds for r in records)
+    out.kpis["pack_method"] = d.settings.pack_method
+    out.kpis["steps_cut"] = cut
+    if z_lp is not None:
+        out.kpis["lp_min_fill_rate"] = z_lp
+    w = out.kpis["weighted_shortage"]
+    if exact:
+        bound = records[[r.name for r in records].index("2 weighted shortage")].bound
+        gap = abs(w - bound) / max(abs(w), 1e-9) if bound is not None else None
+        if gap is not None and gap < 1e-12:
+            gap = 0.0
+        ok = proven and gap is not None and gap <= max(options.mip_gap, 1e-9) * (1 + 1e-6)
+    else:
+        gap, ok = None, False  # a rounded plan is never proven
+    sol = Solution(status=Status.OPTIMAL if ok else Status.FEASIBLE, objective=w, bound=None, mip_gap=gap,
+                   handoff_seconds=kept.handoff_seconds, solve_seconds=timings["solve"],
+                   model_status=main.model_status, num_cols=kept.num_cols, num_rows=kept.num_rows,
+                   num_int=M.K if exact else 0)
+    result = finished(inst, sol, out, timings)
+    result.mip_gap = gap
+    # the run's solving time: everything from reading the data into the model to the tables
+    result.solve_seconds = time.perf_counter() - clock.start
+    if options.elastic if options.elastic is not None else d.settings.elastic:
+        result.tables["shortfall"] = pd.DataFrame(columns=["rule", "product", "location", "period", "required",
+                                                           "achieved", "short"])
+        result.kpis["elastic"] = True
+        result.kpis["total_shortfall"] = 0.0
     return result
+
+
+def _times(v, k):
+    return None if v is None else v * k
+
+
+def _gap(objective, bound):
+    if objective is None or bound is None:
+        return None
+    g = abs(objective - bound) / max(abs(objective), 1e-9)
+    return 0.0 if g < 1e-12 else g
+
+
+def _whole_step(kept: KeptModel, M: AllocationMatrix, cost: np.ndarray, offset: float, starts: list,
+                until: float | None, mip_gap: float, exact: bool, rounding: str | None,
+                floor: np.ndarray | None) -> KeptRun:
+    """One lexicographic step: the LP (a bound), then whole packs only if the LP bound needs them.
+
+    With `exact`, candidate whole-pack plans (the previous step's plan, the LP plan made whole
+    by `rounding.py`) are compared with the LP bound: if the best is within `mip_gap` of it,
+    it is proven and no MIP is run; otherwise the MIP starts from it and runs until `until`.
+    """
+    Y = np.arange(M.K)
+    kept.set_objective(cost, offset)
+    kept.set_integer(Y, False)
+    kept.set_time_limit(None if until is None else max(0.0, until - time.perf_counter()))
+    lp = kept.run(mip=False)
+    seconds, runs = lp.seconds, 1
+    if not exact:
+        lp.runs = runs
+        lp.note = ""
+        return lp
+    value = lambda v: float(cost @ v) + offset  # noqa: E731
+    bound = lp.objective if lp.status == Status.OPTIMAL else None
+    cands = [v for v in starts if v is not None]
+    if lp.status.has_solution and rounding is not None:
+        x, total = round_plan(M.d, M.packs(lp.col_value), rounding)
+        cand = M.columns_of(x, total)
+        lifted = cand.copy()
+        lifted[M.col_f:M.col_f + M.P] = _lifted(M, cand)
+        if floor is None or (lifted[M.col_f:M.col_f + M.P] >= floor - 1e-9).all():
+            cands.append(lifted)
+    best = min(cands, key=value) if cands else None
+    note = ""
+    if best is not None and bound is not None and value(best) - bound <= mip_gap * max(abs(value(best)), 1e-9):
+        out = KeptRun(Status.OPTIMAL, value(best), bound, _gap(value(best), bound), seconds, "optimal", best)
+        note = "whole-pack plan within the gap of the LP bound"
+    elif lp.status == Status.INFEASIBLE:
+        out = lp
+    else:
+        kept.set_integer(Y, True)
+        if best is not None:
+            kept.set_start(best)
+        kept.set_time_limit(None if until is None else max(0.0, until - time.perf_counter()))
+        mip = kept.run(mip=True)
+        kept.set_integer(Y, False)
+        seconds += mip.seconds
+        runs += 1
+        if mip.status.has_solution and (best is None or value(mip.col_value) <= value(best)):
+            out = mip
+            if bound is not None and mip.bound is not None:
+                out.bound = max(bound, mip.bound)
+        elif best is not None:
+            b = max(bound, mip.bound) if mip.bound is not None and bound is not None else bound
+            out = KeptRun(Status.FEASIBLE if mip.status != Status.OPTIMAL else Status.OPTIMAL, value(best), b,
+                          _gap(value(best), b), seconds, mip.model_status, best)
+        else:
+            out = mip
+        if out.status == Status.FEASIBLE:
+            note = "cut by the time limit: the best whole-pack plan found stands"
+    out.seconds, out.runs, out.note = seconds, runs, note
+    return out
+
+
+def _failed(inst: Instance, run: KeptRun, timings: dict, clock: Clock, step: str) -> Result:
+    if "time" in run.model_status.lower():
+        reason = (f"the time limit was reached in step '{step}' before any plan was found; "
+                  "allow more --time-limit")
+    else:
+        reason = (f"the solver stopped without a plan in step '{step}' ({run.model_status}); every rule admits "
+                  "the plan that delivers nothing, so this is numerical: try --lp-method simplex or rescale units")
+    timings["solve"] = run.seconds
+    return Result(kind=inst.kind, name=inst.name, status=run.status if run.status != Status.OPTIMAL else Status.ERROR,
+                  reason=reason, solve_seconds=time.perf_counter() - clock.start, timings=timings,
+                  solver={"name": "highs", "model_status": run.model_status})
 
 
 # -- reading the plan ------------------------------------------------------------------------
 
 
-def _values(m) -> tuple[dict, dict]:
-    """Deliveries in packs and use per (institution, product, period), made exactly consistent.
+def _plan(M: AllocationMatrix, values: np.ndarray) -> tuple[dict, dict]:
+    """Whole packs per delivery and use per (institution, product, period) from a solution."""
+    d = M.d
+    x = {k: int(round(v)) for k, v in M.packs(values).items() if round(v) > 0}
+    f = _lifted(M, values)
+    total = {k: float(M.N[n] * min(max(f[n], 0.0), 1.0)) for n, k in enumerate(d.pairs)}
+    return _plan_from_totals(d, x, total)
 
-    Pack counts are whole after the solver hand-off. The objectives only see each pair's
-    total use, so per period the reported use follows the planner's rule "use stock when it
-    is needed": use[t] = min(need[t], stock on hand, what is left of the pair's optimised
-    total). This keeps every pair's total (hence every fill rate, the weighted shortage and
-    parity), never lets stock go negative, and puts any shortage as late as the deliveries allow.
+
+def _lifted(M: AllocationMatrix, values: np.ndarray) -> np.ndarray:
+    """Fill rates raised to what the packs allow (a MIP stopped within its gap may leave some below).
+
+    Care pairs are always raised (that only helps parity); cure pairs of a parity product are
+    raised only if parity still holds, else they keep the solver's values (which satisfy it).
     """
-    d: AllocationData = m.data
-    x = {}
-    for k, var in m.n.items():
-        packs = int(round(var.value or 0))
-        if packs > 0:
-            x[k] = packs
+    d = M.d
+    solved = np.clip(values[M.col_f:M.col_f + M.P], 0.0, 1.0)
+    rounded = values.copy()
+    rounded[:M.K] = np.round(values[:M.K])
+    f = np.maximum(solved, np.minimum(_max_fill(M, rounded), 1.0))
+    f = np.minimum(f, np.maximum(_max_fill(M, rounded), solved))
+    k = d.settings.care_cure_parity
+    for p in M.parity_products:
+        idx = np.array([n for n, (i, q) in enumerate(d.pairs) if q == p])
+        cure = np.array([d.institutions[d.pairs[n][0]].sector == "cure" for n in idx])
+        care_rate = float(M.N[idx[~cure]] @ f[idx[~cure]]) / d.sector_need[("care", p)]
+        cure_rate = float(M.N[idx[cure]] @ f[idx[cure]]) / d.sector_need[("cure", p)]
+        if care_rate < k * cure_rate:
+            f[idx[cure]] = solved[idx[cure]]
+    return f
+
+
+def _plan_from_totals(d: AllocationData, x: dict, total: dict) -> tuple[dict, dict]:
+    """Use per period by the planner's rule "use stock when it is needed", up to each pair's total.
+
+    The objectives only see each pair's total use: use[t] = min(need[t], stock on hand, what
+    is left of the total). Every fill rate, the weighted shortage and parity stay as
+    optimised, stock never goes negative, and shortage falls as late as deliveries allow.
+    """
+    x = {k: int(v) for k, v in x.items() if v > 0}
+    by_pair: dict = {}
+    for (i, p, t), n in x.items():
+        by_pair.setdefault((i, p), {})[t] = n
     u = {}
     for (i, p) in d.pairs:
         row = d.need[(i, p)]
-        left = sum(row[t] * min(max(0.0, m.f[i, p, t].value or 0.0), 1.0) for t in range(d.T) if row[t] > 0)
+        left = total.get((i, p), 0.0)
         stock = d.stock0.get((i, p), 0.0)
+        got = by_pair.get((i, p), {})
         for t in range(d.T):
-            stock += x.get((i, p, t), 0) * d.pack[p]
+            stock += got.get(t, 0) * d.pack[p]
             if row[t] > 0:
                 used = max(0.0, min(row[t], stock, left))
                 u[(i, p, t)] = used
@@ -327,8 +428,7 @@ def _fill_summary(d: AllocationData, use_of_pair) -> dict:
     return {"min_fill_rate": min(rates) if rates else None, "weighted_shortage": w, "sectors": sectors}
 
 
-def _plan_figures(d: AllocationData, m) -> dict:
-    x, u = _values(m)
+def _plan_figures(d: AllocationData, x: dict, u: dict) -> dict:
     by_pair: dict = {}
     for (i, p, _), v in u.items():
         by_pair[(i, p)] = by_pair.get((i, p), 0.0) + v
@@ -358,10 +458,11 @@ def _groups(fill: pd.DataFrame, column: str) -> pd.DataFrame:
     return out.sort_values([column, "product"], kind="stable").reset_index(drop=True)[cols]
 
 
-def extract(inst: Instance, m, sol: Solution, steps: list[Step] | None = None, efficient: dict | None = None,
+def extract(inst: Instance, M: AllocationMatrix, plan: tuple[dict, dict], records: list[StepRecord],
+            efficient: dict | None, levels: list[Level], level_of: np.ndarray,
             base: Baseline | None = None) -> Extracted:
-    d: AllocationData = m.data
-    x, u = _values(m)
+    d = M.d
+    x, u = plan
     base = base or baseline(d)
 
     deliveries = pd.DataFrame(
@@ -389,19 +490,22 @@ def extract(inst: Instance, m, sol: Solution, steps: list[Step] | None = None, e
                                               "shortage", "stock"])
 
     fill_rows = []
-    for (i, p) in d.pairs:
+    level_value = {n + 1: lv.value for n, lv in enumerate(levels)}
+    for n, (i, p) in enumerate(d.pairs):
         rec = d.institutions[i]
         need = d.total_need[(i, p)]
         used = use_pair[(i, p)]
         b = base.use_of((i, p))
+        lvl = int(level_of[n]) if len(level_of) and level_of[n] > 0 else None
         fill_rows.append({"institution": i, "product": p, "need": need, "use": used, "shortage": need - used,
                           "fill_rate": used / need, "sector": rec.sector, "type": rec.type, "region": rec.region,
                           "priority": rec.priority, "initial_stock": d.stock0.get((i, p), 0.0),
                           "delivered": sum(x.get((i, p, t), 0) for t in range(d.T)) * d.pack[p],
-                          "baseline_use": b, "baseline_fill_rate": b / need})
+                          "baseline_use": b, "baseline_fill_rate": b / need,
+                          "level": lvl, "level_fill_rate": level_value.get(lvl)})
     fill = pd.DataFrame(fill_rows, columns=["institution", "product", "need", "use", "shortage", "fill_rate", "sector",
                                             "type", "region", "priority", "initial_stock", "delivered",
-                                            "baseline_use", "baseline_fill_rate"])
+                                            "baseline_use", "baseline_fill_rate", "level", "level_fill_rate"])
 
     central_rows = []
     sent: dict = {}
@@ -442,7 +546,7 @@ def extract(inst: Instance, m, sol: Solution, steps: list[Step] | None = None, e
     base_fig["transport_cost"] = sum(d.cost(i) * q for (i, p, t), q in base.deliveries.items())
     if d.settings.fairness == "none" or efficient is None:
         efficient = {**fair, "transport_cost": transport_cost}
-    price = fair["weighted_shortage"] - efficient["weighted_shortage"] if d.settings.fairness == "maxmin" else 0.0
+    price = fair["weighted_shortage"] - efficient["weighted_shortage"] if d.settings.fairness != "none" else 0.0
 
     def row(plan, fig):
         return {"plan": plan, "min_fill_rate": fig["min_fill_rate"], "weighted_shortage": fig["weighted_shortage"],
@@ -452,16 +556,11 @@ def extract(inst: Instance, m, sol: Solution, steps: list[Step] | None = None, e
     comparison = pd.DataFrame([row("optimised", {**fair, "transport_cost": transport_cost}),
                                row("baseline", base_fig), row("efficient", efficient)])
 
-    step_rows = []
-    for s in steps or []:
-        step_rows.append({"step": s.name, "objective": s.objective, "status": s.sol.status.value,
-                          "value": s.sol.objective, "bound": s.sol.bound, "mip_gap": s.sol.mip_gap,
-                          "variables": s.sol.num_cols, "integer_variables": s.sol.num_int,
-                          "constraints": s.sol.num_rows, "handoff_seconds": s.sol.handoff_seconds,
-                          "solve_seconds": s.sol.solve_seconds})
-    step_table = pd.DataFrame(step_rows, columns=["step", "objective", "status", "value", "bound", "mip_gap",
-                                                  "variables", "integer_variables", "constraints",
-                                                  "handoff_seconds", "solve_seconds"])
+    step_table = pd.DataFrame([dataclasses.asdict(r) for r in records],
+                              columns=["name", "status", "value", "bound", "mip_gap", "seconds", "runs", "note"]
+                              ).rename(columns={"name": "step"})
+
+    level_table = _level_table(d, levels, central, transport, sectors)
 
     all_regions = regions[regions["product"] == "*"]
     all_types = types[types["product"] == "*"]
@@ -484,8 +583,77 @@ def extract(inst: Instance, m, sol: Solution, steps: list[Step] | None = None, e
         "efficient_weighted_shortage": efficient["weighted_shortage"],
         "price_of_fairness": price,
         "fairness": d.settings.fairness,
+        "levels": _level_kpis(levels),
+        "explain": _explain(levels),
     }
     tables = {"deliveries": deliveries, "usage": usage, "fill": fill, "sectors": sectors, "types": types,
               "regions": regions, "central": central, "transport": transport, "comparison": comparison,
-              "steps": step_table}
+              "steps": step_table, "levels": level_table}
     return Extracted({"weighted_shortage": fair["weighted_shortage"]}, kpis, tables)
+
+
+# -- leximin levels and what holds them ------------------------------------------------------------
+
+LIMIT_WORDS = {
+    "central_supply": "central supply of {product} up to week {period}",
+    "region_capacity": "region {region}'s transport capacity in week {period}",
+    "delivery_cap": "the delivery cap on {product}",
+    "parity": "care/cure parity for {product}",
+    "need_met": "need met in full",
+    "no_delivery_in_time": "no delivery of {product} possible before the need",
+    "earlier_levels": "the pairs held at lower levels",
+}
+
+LEVEL_COLUMNS = ["level", "fill_rate", "pairs", "proof", "limit", "product", "region", "period", "weight", "slack"]
+
+
+def describe(limit: dict) -> str:
+    return LIMIT_WORDS[limit["limit"]].format(**limit)
+
+
+def _slack(limit: dict, central: pd.DataFrame, transport: pd.DataFrame, sectors: pd.DataFrame, d: AllocationData):
+    """How much of the limit the final plan leaves unused (units; parity: fill-rate points)."""
+    kind = limit["limit"]
+    if kind == "central_supply":
+        row = central[(central["product"] == limit["product"]) & (central["period"] == limit["period"])]
+        return float(row["stock"].iloc[0]) if len(row) else None
+    if kind == "region_capacity":
+        row = transport[(transport["region"] == limit["region"]) & (transport["period"] == limit["period"])]
+        return float(row["capacity"].iloc[0] - row["units"].iloc[0]) if len(row) else None
+    if kind == "parity":
+        rates = {r.sector: r.fill_rate for r in sectors[sectors["product"] == limit["product"]].itertuples()}
+        return float(rates["care"] - d.settings.care_cure_parity * rates["cure"])
+    return None
+
+
+def _level_table(d: AllocationData, levels: list[Level], central, transport, sectors) -> pd.DataFrame:
+    rows = []
+    for n, lv in enumerate(levels, start=1):
+        base = {"level": n, "fill_rate": lv.value, "pairs": len(lv.pairs), "proof": lv.proof}
+        if not lv.limits:
+            rows.append({**base, "limit": "", "product": "", "region": "", "period": "", "weight": None,
+                         "slack": None})
+        for lim in lv.limits:
+            rows.append({**base, **lim, "slack": _slack(lim, central, transport, sectors, d)})
+    return pd.DataFrame(rows, columns=LEVEL_COLUMNS)
+
+
+def _level_kpis(levels: list[Level]) -> list[dict]:
+    return [{"level": n, "fill_rate": lv.value, "pairs": int(len(lv.pairs)), "proof": lv.proof,
+             "held_by": [describe(lim) for lim in lv.limits[:3]]} for n, lv in enumerate(levels, start=1)]
+
+
+def _explain(levels: list[Level]) -> dict:
+    """The coordinator's short answer: the lowest level and what holds it, and the limits that hold most pairs."""
+    if not levels:
+        return {}
+    held: dict[str, int] = {}
+    for lv in levels:
+        for lim in lv.limits:
+            if lim["limit"] not in ("earlier_levels", "need_met"):
+                key = describe(lim)
+                held[key] = held.get(key, 0) + len(lv.pairs)
+    top = sorted(held.items(), key=lambda kv: -kv[1])[:5]
+    return {"levels": len(levels), "lowest_fill_rate": levels[0].value,
+            "lowest_held_by": [describe(lim) for lim in levels[0].limits[:3]],
+            "bottlenecks": [{"limit": k, "pairs": v} for k, v in top]}

@@ -58,14 +58,17 @@ class AllocationSettings(Settings):
         None, description="k: per product, care fill rate ≥ k × cure fill rate over the horizon; unset = no rule.")
     max_delivery_periods: Positive | None = Field(
         None, description="Anti-hoarding: a delivery is at most this × the institution's need in that period.")
-    fairness: Literal["maxmin", "none"] = Field(
-        "maxmin", description="maxmin: first maximise the minimum fill rate; none: skip that step.")
-    pack_method: Literal["auto", "exact", "rounded"] = Field(
-        "auto", description="exact: each step a MIP in whole packs; rounded: each step an LP, then whole packs "
-                            "by rounding (fast at national size); auto: exact up to exact_max_deliveries.")
-    exact_max_deliveries: NonNegInt = Field(
-        200, description="auto uses the exact method when the model has at most this many delivery variables.")
-
+    fairness: Literal["leximin", "maxmin", "none"] = Field(
+        "leximin", description="leximin: raise the lowest fill rates level by level (progressive filling); "
+                               "maxmin: only the minimum, exact in whole packs; none: skip that step.")
+    pack_method: Literal["exact", "rounded"] = Field(
+        "exact", description="exact: whole packs by MIP, proven within --mip-gap; rounded: each step an LP, then "
+                             "whole packs by a rounding heuristic (a quick draft, never proven).")
+    elastic: bool = Field(
+        False, description="Accepted for every model; needs are already soft here (shortage), so it changes "
+                           "nothing in the plan. Writes an empty shortfall table.")
+    shortfall_penalty: dict[str, NonNeg] | None = Field(
+        None, description="Accepted for every model; allocation has no hard rule to price, so it is not used.")
 
 TABLES = {
     "institutions": Table(Institution),

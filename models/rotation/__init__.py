@@ -4,6 +4,7 @@ from optimizer.instance import ModelSpec
 
 from .check import check
 from .schema import TABLES, RotationSettings, validate
+from .sweep import sweep_columns
 
 MODEL = ModelSpec(
     kind="rotation",
@@ -13,4 +14,5 @@ MODEL = ModelSpec(
     timed=True,
     validate=validate,
     check=check,
+    sweep_columns=sweep_columns,
 )

@@ -30,6 +30,8 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
     if out:
         return out
     T = int(inst.periods)
+    # holding_cost is per year: 52 weekly periods a year, else 365 / period_days
+    periods_per_year = 52.0 if inst.period_days is None or inst.period_days == 7 else 365.0 / float(inst.period_days)
     products = {p.id: p for p in inst["products"]}
     outlets = {(o.id, o.product): o for o in inst["outlets"]}
     overrides = {(r.product, r.period): r.target for r in inst["targets"]}
@@ -150,8 +152,8 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
             stock_pt[(lot["product"], t)] += level
             if lot["expiry"] - (t + 1) >= prod.min_remaining_life:
                 usable_pt[(lot["product"], t)] += level
-            volume_t[t] += prod.storage_volume * level
-            holding += prod.holding_cost * level
+            volume_t[t] += prod.unit_volume * level
+            holding += prod.holding_cost / periods_per_year * level
         if lot["expiry"] <= lot["start"]:
             expected_writeoff[l] = (lot["start"], lot["initial"])
             end_stock[l] = 0.0

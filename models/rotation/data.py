@@ -63,6 +63,16 @@ class RotationData:
         self._targets = {(t.product, t.period): t.target for t in inst["targets"]}
         self.outlets = {(o.id, o.product): o for o in inst["outlets"]}
 
+    @cached_property
+    def periods_per_year(self) -> float:
+        """52 for weekly periods (period_days unset or 7), else 365 / period_days."""
+        days = self.inst.period_days
+        return 52.0 if days is None or days == 7 else 365.0 / float(days)
+
+    def holding(self, product: str) -> float:
+        """EUR per unit held at the end of one period (holding_cost is per year)."""
+        return self.products[product].holding_cost / self.periods_per_year
+
     def target(self, product: str, period: int) -> float:
         """Usable units required at the end of `period` (a targets row overrides the product's)."""
         return self._targets.get((product, period), self.products[product].target)

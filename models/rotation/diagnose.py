@@ -58,7 +58,7 @@ def diagnose(inst: Instance) -> str | None:
         for t in range(T):
             targets = stuck_total = need = 0.0
             for p, prod in d.products.items():
-                if prod.storage_volume <= 0:
+                if prod.unit_volume <= 0:
                     continue
                 alive = [lot for lot in d.existing_of[p] if t in lot.alive(T)]
                 # stock of a lot that it could not have shipped by the end of t even with every outlet to itself
@@ -67,9 +67,9 @@ def diagnose(inst: Instance) -> str | None:
                     for k in d.outlets_of[p])) for lot in alive)
                 shared = sum(d.outlets[k].capacity * (t + 1) for k in d.outlets_of[p])
                 stuck = max(stuck, sum(lot.quantity for lot in alive) - shared)
-                targets += prod.storage_volume * d.target(p, t)
-                stuck_total += prod.storage_volume * stuck
-                need += prod.storage_volume * max(d.target(p, t), stuck)
+                targets += prod.unit_volume * d.target(p, t)
+                stuck_total += prod.unit_volume * stuck
+                need += prod.unit_volume * max(d.target(p, t), stuck)
             if need <= cap + 1e-9:
                 continue
             if targets > cap + 1e-9:

@@ -213,10 +213,10 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     cap = d.settings.storage_capacity
 
     def volume(t):
-        terms = [prod(l).storage_volume * m.stock[l, t] for (l, _) in ix.stock_of_period.get(t, ())
-                 if prod(l).storage_volume > 0]
-        terms += [d.products[p].storage_volume * m.fresh[p, t] for (p, _) in ix.fresh_of_period.get(t, ())
-                  if d.products[p].storage_volume > 0]
+        terms = [prod(l).unit_volume * m.stock[l, t] for (l, _) in ix.stock_of_period.get(t, ())
+                 if prod(l).unit_volume > 0]
+        terms += [d.products[p].unit_volume * m.fresh[p, t] for (p, _) in ix.fresh_of_period.get(t, ())
+                  if d.products[p].unit_volume > 0]
         return terms
 
     volume_periods = [t for t in range(T) if volume(t)] if cap is not None else []
@@ -225,9 +225,9 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     # -- objective terms -----------------------------------------------------------------------
     m.purchase = pyo.Expression(expr=sum(prod(l).unit_cost * prod(l).lot_size * m.n[l] for l in ix.purchases))
     m.order_cost = pyo.Expression(expr=sum(prod(l).order_cost * m.order[l] for l in ordered))
-    m.holding = pyo.Expression(expr=sum(prod(l).holding_cost * m.stock[l, t] for (l, t) in ix.stock
+    m.holding = pyo.Expression(expr=sum(d.holding(every[l].product) * m.stock[l, t] for (l, t) in ix.stock
                                         if prod(l).holding_cost > 0)
-                               + sum(d.products[p].holding_cost * m.fresh[p, t] for (p, t) in ix.fresh
+                               + sum(d.holding(p) * m.fresh[p, t] for (p, t) in ix.fresh
                                      if d.products[p].holding_cost > 0))
     disposal = 0.0
     for lot in lots.values():  # pooled lots outlive the horizon
@@ -393,7 +393,7 @@ def tables_of(d: RotationData, issues: dict[tuple[str, str, int], float], bought
         row["total"] += q
         if remaining >= prod.min_remaining_life:
             row["usable"] += q
-        row["volume"] += q * prod.storage_volume
+        row["volume"] += q * prod.unit_volume
         row["life_units"] += q * remaining
         row[life_band(remaining)] += q
     stock_rows = []
@@ -422,7 +422,7 @@ def tables_of(d: RotationData, issues: dict[tuple[str, str, int], float], bought
     terms = {
         "purchase": float(purchases["cost"].sum()),
         "order": float(purchases["order_cost"].sum()),
-        "holding": sum(d.products[lots[l].product].holding_cost * q for (l, t), q in stock.items()),
+        "holding": sum(d.holding(lots[l].product) * q for (l, t), q in stock.items()),
         "disposal": sum(d.products[lots[l].product].disposal_cost * q for l, (t, q) in written.items()),
         "shipment": float(sum(shipments["shipment_cost"])),
         "revenue": -float(sum(shipments["revenue"])),

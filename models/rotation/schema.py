@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -14,6 +14,8 @@ PositiveInt = Annotated[NonNegInt, Field(ge=1)]
 
 
 class Product(ProductRecord):
+    former_names: ClassVar[dict[str, str]] = {"storage_volume": "unit_volume"}
+
     id: Id
     target: NonNeg = Field(description="Units of usable reserve required at the end of every period "
                                         "(a targets row overrides it for its period).")
@@ -21,12 +23,13 @@ class Product(ProductRecord):
         description="Periods a unit must have left before expiry, at the end of a period, to count toward the target.")
     shelf_life: PositiveInt = Field(description="Periods of life a newly bought unit has on arrival (>= 1).")
     unit_cost: NonNeg = Field(description="EUR per unit bought.")
-    holding_cost: NonNeg = Field(0, description="EUR per unit in stock at the end of a period.")
+    holding_cost: NonNeg = Field(0, description="EUR per unit per year in stock, charged on the end-of-period stock "
+                                                 "as holding_cost / periods_per_year per period.")
     disposal_cost: NonNeg = Field(0, description="EUR per unit written off.")
     lead_time: NonNegInt = Field(0, description="Periods from order to arrival (0 = arrives the period it is ordered).")
     lot_size: Positive = Field(1, description="Units per purchase lot; purchases are whole multiples.")
     order_cost: NonNeg = Field(0, description="EUR per order placed (per product and period with a purchase).")
-    storage_volume: NonNeg = Field(0, description="m³ per unit in storage.")
+    unit_volume: NonNeg = Field(0, description="m³ per unit in storage.")
 
 
 class Lot(Record):

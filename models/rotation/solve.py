@@ -33,6 +33,10 @@ from .data import RotationData
 # An instance with at least this many (lot, period) pairs over all products is worth the
 # start-up of worker processes (about a second each: Python, Pyomo and HiGHS imports).
 PARALLEL_SIZE = 3000
+# The first round of separate solves takes this share of the time limit (at least 5 s), or
+# FIRST_ROUND seconds without a limit; the second round has the rest.
+FIRST_SHARE = 0.3
+FIRST_ROUND = 60.0
 
 
 @dataclass
@@ -78,8 +82,9 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
     from .formulation import build, plan_of
 
     if isinstance(time_limit, tuple):  # (wall-clock deadline, rounds of solves still to come) from a worker pool
-        deadline, rounds = time_limit
+        deadline, rounds, cap = time_limit
         time_limit = None if deadline is None else max(0.5, (deadline - time.time()) / rounds)
+        time_limit = cap if time_limit is None else (time_limit if cap is None else min(time_limit, cap))
     t0 = time.perf_counter()
     part_inst = restrict(inst, products, storage) if len(products) < len(inst["products"]) or not storage else inst
     m = build(part_inst)
@@ -127,13 +132,17 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     deadline = started + options.time_limit if options.time_limit is not None else None
     d = RotationData(inst)
     products = tuple(d.products)
-    coupled = d.settings.storage_capacity is not None and any(p.storage_volume > 0 for p in d.products.values())
+    coupled = d.settings.storage_capacity is not None and any(p.unit_volume > 0 for p in d.products.values())
     groups = [(p,) for p in products] if len(products) > 1 else [products]
     storage = not coupled or len(groups) == 1
     if len(groups) > 1:
         say(options, f"solving rotation '{inst.name}': {len(groups)} products as separate MIPs"
                      + (" (their plans are checked against the shared storage limit afterwards)" if coupled else ""))
-    parts = _solve_all(inst, groups, storage, options, deadline, d)
+    # a first round with a slice of the time; where the products' gaps then add up to more
+    # than the whole may miss by, a second round solves the widest to an absolute gap
+    first = None if len(groups) == 1 else (FIRST_ROUND if options.time_limit is None
+                                           else max(5.0, FIRST_SHARE * options.time_limit))
+    parts = _solve_all(inst, groups, storage, options, deadline, d, cap=first)
     timings = _timings(parts)
 
     if all(p.status.has_solution for p in parts) and len(parts) > 1:
@@ -159,8 +168,8 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     if bound is not None:
         gap = max(0.0, objective - bound) / max(abs(objective), 1e-9)
         gap = 0.0 if gap < 1e-12 else gap
-    proven = (bound is not None and all(p.status == Status.OPTIMAL for p in parts)
-              and objective - bound <= options.mip_gap * max(abs(objective), 1e-9) + 1e-6)
+    # the summed bounds are valid whatever stopped each part: the combined gap decides
+    proven = bound is not None and objective - bound <= options.mip_gap * max(abs(objective), 1e-9) + 1e-6
     summary = _as_solution(parts[0], parts, Status.OPTIMAL if proven else Status.FEASIBLE, objective, bound, gap)
     gap_text = f", gap {gap:.2%}" if gap is not None else ""
     say(options, f"rotation '{inst.name}': {summary.status.value}, objective {objective:,.2f}{gap_text}")
@@ -169,7 +178,7 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
 
 def _solve_all(inst: Instance, groups: list[tuple[str, ...]], storage: bool, options: SolveOptions,
                deadline: float | None, d: RotationData, abs_gaps: list | None = None,
-               starts: list | None = None) -> list[Part]:
+               starts: list | None = None, cap: float | None = None) -> list[Part]:
     """Solve every group, in parallel processes where that pays."""
     abs_gaps = abs_gaps or [None] * len(groups)
     starts = starts or [None] * len(groups)
@@ -179,6 +188,7 @@ def _solve_all(inst: Instance, groups: list[tuple[str, ...]], storage: bool, opt
         out = []
         for i, g in enumerate(groups):
             limit = _share(deadline, len(groups) - i)
+            limit = cap if limit is None else (limit if cap is None else min(limit, cap))
             out.append(solve_part(inst, g, storage, options, limit, abs_gaps[i], starts[i]))
             _said(options, out[-1])
         return out
@@ -197,7 +207,7 @@ def _solve_all(inst: Instance, groups: list[tuple[str, ...]], storage: bool, opt
         for rank, i in enumerate(order):
             rounds = math.ceil((len(groups) - rank) / workers)
             futures[pool.submit(solve_part, inst, groups[i], storage, single,
-                                (wall_deadline, rounds), abs_gaps[i], starts[i])] = i
+                                (wall_deadline, rounds, cap), abs_gaps[i], starts[i])] = i
         for fut in futures:
             out[futures[fut]] = fut.result()
             _said(options, out[futures[fut]])
@@ -206,23 +216,30 @@ def _solve_all(inst: Instance, groups: list[tuple[str, ...]], storage: bool, opt
 
 def _close_gap(inst: Instance, parts: list[Part], storage: bool, options: SolveOptions, deadline: float | None,
                d: RotationData) -> list[Part]:
-    """Re-solve the parts whose gaps make the combined gap exceed the one asked, to an absolute gap."""
+    """Solve again, to an absolute gap, the parts whose gaps keep the combined gap above the one asked.
+
+    The whole may miss its bound by mip_gap * |objective|. Parts already within an equal share
+    of that keep their gap; the rest of the allowance is shared among the others, which
+    start from the plan they found.
+    """
     total = sum(p.objective for p in parts)
     allowance = options.mip_gap * abs(total)
     if sum(p.gap for p in parts) <= allowance or _remaining(deadline) == 0.0:
         return parts
-    share = 0.9 * allowance / len(parts)  # each part's share of what the whole may miss by
-    redo = [i for i, p in enumerate(parts) if p.gap > share]
+    redo = [i for i, p in enumerate(parts) if p.gap > allowance / len(parts)]
+    left = 0.95 * allowance - sum(p.gap for i, p in enumerate(parts) if i not in redo)
+    share = max(left / len(redo), 1e-6 * max(1.0, abs(total)))
     say(options, f"combined gap above {options.mip_gap:.2%}: solving {len(redo)} product(s) again to an absolute "
                  f"gap of {share:,.2f}")
     again = _solve_all(inst, [parts[i].products for i in redo], storage, options, deadline, d,
                        [share] * len(redo), [parts[i].columns for i in redo])
     parts = list(parts)
     for i, p in zip(redo, again):
-        if p.status.has_solution and (p.objective is not None and p.objective <= parts[i].objective + 1e-9):
-            parts[i] = p
-        elif p.status.has_solution and p.bound is not None:
-            parts[i] = dataclasses.replace(parts[i], bound=max(parts[i].bound or -math.inf, p.bound))
+        if not p.status.has_solution or p.bound is None:
+            continue
+        bound = max(parts[i].bound if parts[i].bound is not None else -math.inf, p.bound)  # both are valid
+        best = p if p.objective <= parts[i].objective + 1e-9 else parts[i]
+        parts[i] = dataclasses.replace(best, bound=bound)
     return parts
 
 
@@ -258,7 +275,7 @@ def _fits_storage(d: RotationData, plan: tuple[dict, dict]) -> bool:
     ev = evaluate(d, *plan)
     volume: dict[int, float] = {}
     for (l, t), q in ev["stock"].items():
-        volume[t] = volume.get(t, 0.0) + d.products[ev["lots"][l].product].storage_volume * q
+        volume[t] = volume.get(t, 0.0) + d.products[ev["lots"][l].product].unit_volume * q
     cap = d.settings.storage_capacity
     return all(v <= cap + 1e-6 * max(1.0, cap) for v in volume.values())
 

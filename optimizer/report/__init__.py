@@ -60,5 +60,21 @@ def render_sweep(folder: str | Path) -> Path:
     return atomic_write(folder / REPORT, sweep_html(folder))
 
 
+def sweep_report(folder: str | Path) -> Path | None:
+    """render_sweep for the end of a sweep: a failure to draw costs the report (said on stderr),
+    never the sweep's results."""
+    import os
+    import sys
+
+    try:
+        return render_sweep(folder)
+    except Exception as exc:
+        if os.environ.get("STOCKPILE_DEBUG"):
+            raise
+        print(f"warning: the sweep report was not written ({type(exc).__name__}: {exc}); "
+              "remake it with `stockpile report`", file=sys.stderr)
+        return None
+
+
 __all__ = ["Chart", "Comparison", "Join", "REPORT", "ReportSpec", "Run", "WORKBOOK", "files_for", "from_files",
-           "from_folder", "render", "render_sweep", "spec_of", "write_report"]
+           "from_folder", "render", "render_sweep", "spec_of", "sweep_report", "write_report"]

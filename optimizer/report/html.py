@@ -120,6 +120,8 @@ def svg_chart(kind: str, title: str, data: pd.DataFrame, *, xlabel: str = "", yl
             plot.plot.bar(ax=ax, stacked=kind == "stacked", legend=many, width=0.8, rot=0 if len(plot) <= 6 else 45)
             if len(plot) > 6:
                 plt.setp(ax.get_xticklabels(), ha="right")
+        if kind in ("line", "area") and pd.api.types.is_numeric_dtype(data.index):
+            ax.xaxis.set_major_formatter(FuncFormatter(_tick))
         values_axis = ax.xaxis if kind == "barh" else ax.yaxis
         values_axis.set_major_formatter(PercentFormatter(1.0) if percent else FuncFormatter(_tick))
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
@@ -135,6 +137,7 @@ def svg_chart(kind: str, title: str, data: pd.DataFrame, *, xlabel: str = "", yl
         plt.close(fig)
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", text, count=1)
 
 
