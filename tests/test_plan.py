@@ -12,7 +12,6 @@ import yaml
 from click.testing import CliRunner
 
 import optimizer as sp
-from optimizer import plan as planning
 from optimizer.cli import main
 from optimizer.errors import InputError
 
@@ -387,15 +386,6 @@ def test_solve_of_a_plan_through_the_instance_api_says_how(tmp_path):
 # -- the shipped example ----------------------------------------------------------------------------
 
 
-def _rotation_holding_is_per_year() -> bool:
-    """Until rotation charges holding_cost per year (issue 14, with storage_volume renamed
-    unit_volume), its objective in expected.yaml cannot be reproduced."""
-    from models.rotation.schema import Product
-
-    fields = Product.model_fields
-    return "year" in (fields["holding_cost"].description or "").lower() or "unit_volume" in fields
-
-
 def test_the_shipped_plan_validates_and_copies(tmp_path):
     from optimizer.examples import copy_to, find
 
@@ -406,8 +396,6 @@ def test_the_shipped_plan_validates_and_copies(tmp_path):
     assert chain.crisis_period == 25 and len(chain.links()) == 4
 
 
-@pytest.mark.skipif(not _rotation_holding_is_per_year(),
-                    reason="expected.yaml holds rotation's objective with holding_cost per year (issue 14)")
 def test_the_shipped_plan_solves_to_its_known_figures(tmp_path):
     from optimizer.examples import find
 
