@@ -184,7 +184,7 @@ def solve(instance, out, time_limit, mip_gap, threads, lp_method, verbose, elast
     with watchdog(options.deadline):
         inst = api.load(instance)
         if isinstance(inst, planning.Plan):
-            _solve_plan(inst, out, options, as_json)
+            _solve_plan(inst, out, options, as_json, not no_report)
         prepare_out(out, (instance,))  # a folder that cannot take the results is refused before solving
         for warning in inst.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -263,7 +263,7 @@ def compare(first, second, out, show_all):
         click.echo(f"wrote {len(written)} files to {out}")
 
 
-def _solve_plan(chain, out, options: SolveOptions, as_json: bool) -> None:
+def _solve_plan(chain, out, options: SolveOptions, as_json: bool, report: bool) -> None:
     for warning in chain.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -271,7 +271,9 @@ def _solve_plan(chain, out, options: SolveOptions, as_json: bool) -> None:
         if not as_json:
             click.echo(render_summary(outcome.result))
 
-    result = planning.solve(chain, out, options, on_step=step_done)
+    result = planning.solve(chain, out, options, on_step=step_done, report=report)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2))
     else:

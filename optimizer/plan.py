@@ -27,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -39,7 +41,7 @@ from .calendar import as_date, period_of
 from .checking import check_results, close, numeric, read_results, tol
 from .errors import InputError, Problem, did_you_mean
 from .instance import Instance
-from .results import Result, atomic_write
+from .results import MANIFEST, Result, atomic_write, prepare_out
 from .solver import SolveOptions, Status
 
 KIND = "plan"
@@ -424,6 +426,7 @@ class PlanResult:
     steps: list[StepOutcome]
     links: list[Carried]
     folder: Path
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def stopped_at(self) -> StepOutcome | None:
@@ -462,11 +465,15 @@ class PlanResult:
 
 
 def solve(plan: Plan, out: str | Path, options: SolveOptions | None = None,
-          on_step: Callable[[StepOutcome], None] | None = None) -> PlanResult:
-    """Solve, check and write every step in order, carrying the links; stop at a step without a plan."""
+          on_step: Callable[[StepOutcome], None] | None = None, report: bool = True) -> PlanResult:
+    """Solve, check and write every step in order, carrying the links; stop at a step without a plan.
+
+    `out` is refused before any solve if it cannot take the results (see results.prepare_out);
+    report: also write each step's report.html and results.xlsx.
+    """
     from .api import solve as solve_instance
 
-    out = Path(out)
+    out = prepare_out(out, (plan.path, *(s.shown for s in plan.steps)))
     out.mkdir(parents=True, exist_ok=True)
     options = options or SolveOptions(progress=False)
     outcomes = [StepOutcome(s.kind, s.relative or s.shown, s.kind) for s in plan.steps]
@@ -480,8 +487,12 @@ def solve(plan: Plan, out: str | Path, options: SolveOptions | None = None,
             instance = validate_linked(step, doc, carried)
             folder = out / step.kind
             outcome.result = solve_instance(instance, options)
-            outcome.result.write(folder)
-            write_step_instance(doc, folder / STEP_INSTANCE)
+            outcome.result.instance = {"file": os.path.realpath(step.shown),
+                                       "description": instance.description.strip()}
+            extra = {STEP_INSTANCE: step_instance_text(doc)}
+            if report:
+                extra.update(_report_files(outcome.result, instance, result.warnings))
+            outcome.result.write(folder, extra)
             if outcome.result.status.has_solution:
                 summary, tables = read_results(folder)  # the links read what was written
                 outcome.violations = check_results(instance, summary, tables)
@@ -495,17 +506,39 @@ def solve(plan: Plan, out: str | Path, options: SolveOptions | None = None,
     return result
 
 
-def write_step_instance(doc: loader.Document, path: Path) -> Path:
+def _report_files(result: Result, instance: Instance, warnings: list[str]) -> dict:
+    """report.html and results.xlsx of a step; a failure to draw them costs the report, not the results."""
+    try:
+        from . import report
+
+        return report.files_for(result, instance)
+    except Exception as exc:
+        if os.environ.get("STOCKPILE_DEBUG"):
+            raise
+        warnings.append(f"the report of step {result.kind} was not written ({type(exc).__name__}: {exc})")
+        return {}
+
+
+def step_instance_text(doc: loader.Document) -> str:
     """The edited step instance, self-contained (tables inline), for `stockpile check`."""
     data = dict(doc.data)
     data["name"] = str(data.get("name") or doc.path.stem)
-    return atomic_write(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def write_plan_files(result: PlanResult) -> None:
+    """links.csv, summary.json and the folder's manifest; step folders of an earlier run that
+    this run did not reach are removed, so the folder holds one run (prepare_out has made
+    sure that everything in it was written by stockpile)."""
+    folder = result.folder
+    ran = [s.kind for s in result.steps if s.result is not None]
+    for kind in ORDER:
+        if kind not in ran and (folder / kind).is_dir():
+            shutil.rmtree(folder / kind)
     frame = pd.DataFrame([c.row() for c in result.links], columns=LINK_COLUMNS)
-    atomic_write(result.folder / LINKS_CSV, frame.to_csv(index=False, lineterminator="\n"))
-    atomic_write(result.folder / "summary.json", json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(folder / LINKS_CSV, frame.to_csv(index=False, lineterminator="\n"))
+    atomic_write(folder / "summary.json", json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(folder / MANIFEST, json.dumps({"files": sorted([LINKS_CSV, "summary.json", *ran])}, indent=1) + "\n")
 
 
 # -- checking -----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import yaml
 from click.testing import CliRunner
 
 import optimizer as sp
-from optimizer import plan as planning
 from optimizer.cli import main
 from optimizer.errors import InputError
 
@@ -387,15 +386,6 @@ def test_solve_of_a_plan_through_the_instance_api_says_how(tmp_path):
 # -- the shipped example ----------------------------------------------------------------------------
 
 
-def _rotation_holding_is_per_year() -> bool:
-    """Until rotation charges holding_cost per year (issue 14, with storage_volume renamed
-    unit_volume), its objective in expected.yaml cannot be reproduced."""
-    from models.rotation.schema import Product
-
-    fields = Product.model_fields
-    return "year" in (fields["holding_cost"].description or "").lower() or "unit_volume" in fields
-
-
 def test_the_shipped_plan_validates_and_copies(tmp_path):
     from optimizer.examples import copy_to, find
 
@@ -406,8 +396,6 @@ def test_the_shipped_plan_validates_and_copies(tmp_path):
     assert chain.crisis_period == 25 and len(chain.links()) == 4
 
 
-@pytest.mark.skipif(not _rotation_holding_is_per_year(),
-                    reason="expected.yaml holds rotation's objective with holding_cost per year (issue 14)")
 def test_the_shipped_plan_solves_to_its_known_figures(tmp_path):
     from optimizer.examples import find
 
@@ -426,3 +414,22 @@ def test_the_shipped_plan_solves_to_its_known_figures(tmp_path):
     assert carried == pytest.approx({(r["from"], r["to"], r["product"], r["field"]): r["value"]
                                      for r in expected["links"]}, rel=1e-6)
     assert sp.check(chain, tmp_path) == []
+
+
+def test_a_second_run_replaces_the_first_and_a_foreign_folder_is_refused(tmp_path):
+    path = write_plan(tmp_path)
+    out = tmp_path / "out"
+    chain = sp.load(path)
+    sp.api.solve_plan(chain, out)
+    assert {"report.html", "results.xlsx", "instance.yaml"} <= {p.name for p in (out / "allocation").iterdir()}
+    # the same folder again, now stopping at rotation: allocation's old folder goes
+    rotation = {**ROTATION, "lots": [], "products": [{**ROTATION["products"][0], "lead_time": 1}]}
+    chain = sp.load(write_plan(tmp_path, steps={"rotation": rotation}))
+    assert sp.api.solve_plan(chain, out).exit_code == 1
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "ironstock", "links.csv", "rotation", "sourcing", "summary.json"]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="did not write"):
+        sp.api.solve_plan(chain, foreign)
