@@ -99,6 +99,8 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
     if start:
         values = [float(start.get(v.name, 0.0)) for v in compiled.columns]
         h.setSolution(_highs_solution(values))
+    else:
+        _start_from_first_plan(h, m, compiled)
     sol = solver._run(h, compiled, time.perf_counter() - t0, keep=False)
     part = Part(products, sol.status, sol.model_status, sol.objective, sol.bound, num_cols=sol.num_cols,
                 num_rows=sol.num_rows, num_int=sol.num_int, build_seconds=build_seconds,
@@ -113,6 +115,28 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
         part.issues, part.bought = issues, bought
         part.columns = {v.name: float(v.value) for v in compiled.columns if v.value is not None}
     return part
+
+
+def _start_from_first_plan(h, m, compiled) -> None:
+    """Hand HiGHS the integer decisions of the greedy first plan; it completes the rest."""
+    import numpy as np
+
+    from .greedy import first_plan
+
+    bought = first_plan(m.data)
+    if bought is None:
+        return
+    column = {id(v): i for i, v in enumerate(compiled.columns)}
+    fixed = {}
+    for l in m.n:
+        fixed[column[id(m.n[l])]] = bought.get(l, 0)
+        if l in m.order:
+            fixed[column[id(m.order[l])]] = 1 if bought.get(l, 0) > 0 else 0
+    for k in m.ship:
+        fixed[column[id(m.ship[k])]] = 0
+    fixed = {i: v for i, v in fixed.items() if i is not None}
+    index = np.fromiter(fixed, dtype=np.int32, count=len(fixed))
+    h.setSolution(len(fixed), index, np.fromiter(fixed.values(), dtype=float, count=len(fixed)))
 
 
 def _highs_solution(values: list[float]):
@@ -145,6 +169,11 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     parts = _solve_all(inst, groups, storage, options, deadline, d, cap=first)
     timings = _timings(parts)
 
+    late = [i for i, p in enumerate(parts) if not p.status.has_solution and p.status == Status.ERROR]
+    if late and len(parts) > 1 and _remaining(deadline) != 0.0:  # a slice too short to find a plan: the rest
+        again = _solve_all(inst, [parts[i].products for i in late], storage, options, deadline, d)
+        for i, p in zip(late, again):
+            parts[i] = p
     if all(p.status.has_solution for p in parts) and len(parts) > 1:
         parts = _close_gap(inst, parts, storage, options, deadline, d)
         timings = _timings(parts)
