@@ -118,25 +118,35 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
 
 
 def _start_from_first_plan(h, m, compiled) -> None:
-    """Hand HiGHS the integer decisions of the greedy first plan; it completes the rest."""
-    import numpy as np
-
+    """Hand HiGHS the greedy first plan as a complete solution: nothing issued, lots untouched."""
     from .greedy import first_plan
 
-    bought = first_plan(m.data)
+    d = m.data
+    bought = first_plan(d)
     if bought is None:
         return
-    column = {id(v): i for i, v in enumerate(compiled.columns)}
-    fixed = {}
+    every = {lot.id: lot for lot in d.lots}
+
+    def initial(l: str) -> float:
+        lot = every[l]
+        return lot.quantity if not lot.bought else bought.get(l, 0) * d.products[lot.product].lot_size
+
+    value = {}
+    for var in (m.issue, m.fresh_issue, m.ship):
+        for k in var:
+            value[id(var[k])] = 0.0
     for l in m.n:
-        fixed[column[id(m.n[l])]] = bought.get(l, 0)
-        if l in m.order:
-            fixed[column[id(m.order[l])]] = 1 if bought.get(l, 0) > 0 else 0
-    for k in m.ship:
-        fixed[column[id(m.ship[k])]] = 0
-    fixed = {i: v for i, v in fixed.items() if i is not None}
-    index = np.fromiter(fixed, dtype=np.int32, count=len(fixed))
-    h.setSolution(len(fixed), index, np.fromiter(fixed.values(), dtype=float, count=len(fixed)))
+        value[id(m.n[l])] = float(bought.get(l, 0))
+    for l in m.order:
+        value[id(m.order[l])] = 1.0 if bought.get(l, 0) > 0 else 0.0
+    for (l, t) in m.stock:
+        value[id(m.stock[l, t])] = initial(l)
+    for p, arrivals in m.ix.arrivals.items():
+        level = 0.0
+        for t in range(min(arrivals), d.T):
+            level += sum(initial(l) for l in arrivals.get(t, ()))
+            value[id(m.fresh[p, t])] = level
+    h.setSolution(_highs_solution([value.get(id(v), 0.0) for v in compiled.columns]))
 
 
 def _highs_solution(values: list[float]):
