@@ -219,7 +219,8 @@ def rotation(size: str, seed: int = 1):
         vol = _r(rng.uniform(0.002, 0.02), 4)
         products.append({
             "id": pid, "target": target, "min_remaining_life": mrl, "shelf_life": shelf, "unit_cost": _r(cost),
-            "holding_cost": _r(cost * 0.208, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,  # 0.4 % of the cost a week, per year
+            # holding: 0.4 % of the cost a week, given per year (x 52)
+            "holding_cost": _r(cost * 0.208, 5), "disposal_cost": _r(cost * 0.05), "lead_time": lead,
             "lot_size": max(1, target // 10), "order_cost": rng.choice([200, 500, 1000]), "unit_volume": vol,
         })
         volume += 4 * target * vol  # room for the starting lots (about 3 x target) and the purchases

@@ -367,6 +367,45 @@ def test_mip_optimum_matches_brute_force(write_instance, seed):
     assert mip.objective == pytest.approx(brute_force(inst), abs=1e-6)
 
 
+@pytest.mark.parametrize("storage", [None, 200.0, 150.0])
+def test_two_products_solved_apart_match_brute_force_on_the_whole(write_instance, tmp_path, storage):
+    # Two products with lots on hand, order costs and outlets (mask's with a shipment cost of
+    # 30, more than shipping its expiring lot earns: 25 x 0.6 + 25 x 0.4 disposal saved).
+    # Without storage_capacity (None) or with room for both plans (200 m³; they peak at
+    # 170 m³ in period 0: mask 70 + 80 bought, gown 40 of 0.5 m³) the products are solved as
+    # separate MIPs and summed; with 150 m³ the separate plans overflow it, so mask's lot
+    # must be shipped out and the whole instance is solved as one MIP. Either way the
+    # optimum is the brute-force optimum of the whole instance (extra=0: the single-product
+    # cases above also check the purchase bound N_c).
+    d = doc(2, [product(target=45, min_remaining_life=1, shelf_life=3, lot_size=40, unit_cost=1, holding_cost=2.6,
+                        order_cost=3, disposal_cost=0.4, unit_volume=1),
+                product(id="gown", target=30, min_remaining_life=1, shelf_life=3, lot_size=40, unit_cost=2,
+                        holding_cost=5.2, order_cost=8, disposal_cost=0.2, unit_volume=0.5)],
+            lots=[{"id": "L", "product": "mask", "quantity": 70, "expiry": 1},
+                  {"id": "G", "product": "gown", "quantity": 10, "expiry": 2}],
+            outlets=[{"id": "h", "product": "mask", "capacity": 25, "price": 0.6, "shipment_cost": 30},
+                     {"id": "h", "product": "gown", "capacity": 10, "price": 1.5}],
+            settings_={"storage_capacity": storage} if storage else None)
+    inst, result, _ = solve_and_check(write_instance, d, tmp_path, f"two-{storage}.yaml")
+    assert result.objective == pytest.approx(brute_force(inst, extra=0), abs=1e-6)
+    assert result.kpis["orders"] >= 1 and result.kpis["shipments"] >= 1
+    assert result.kpis["peak_storage_volume"] == pytest.approx(145.0 if storage == 150.0 else 170.0)
+
+
+def test_printed_objective_and_gap_are_those_written(write_instance, tmp_path):
+    d = doc(3, [product(target=45, lot_size=40, order_cost=3, disposal_cost=0.4),
+                product(id="gown", target=30, lot_size=40, unit_cost=2)],
+            lots=[{"id": "L", "product": "mask", "quantity": 70, "expiry": 1}],
+            outlets=[{"id": "h", "product": "mask", "capacity": 25, "price": 0.6, "shipment_cost": 2}])
+    out = tmp_path / "out"
+    solved = CliRunner().invoke(main, ["solve", str(write_instance(d)), "--out", str(out)])
+    assert solved.exit_code == 0, solved.output
+    summary, _ = read_results(out)
+    last = [line for line in solved.stderr.splitlines() if "objective" in line][-1]
+    assert f"objective {summary['objective']:,.2f}" in last
+    assert f"objective  {summary['objective']:>18,.2f}" in solved.stdout
+
+
 # -- the checker catches tampering ----------------------------------------------------------
 
 

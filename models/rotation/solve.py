@@ -99,6 +99,8 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
     if start:
         values = [float(start.get(v.name, 0.0)) for v in compiled.columns]
         h.setSolution(_highs_solution(values))
+    else:
+        _start_from_first_plan(h, m, compiled)
     sol = solver._run(h, compiled, time.perf_counter() - t0, keep=False)
     part = Part(products, sol.status, sol.model_status, sol.objective, sol.bound, num_cols=sol.num_cols,
                 num_rows=sol.num_rows, num_int=sol.num_int, build_seconds=build_seconds,
@@ -113,6 +115,38 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
         part.issues, part.bought = issues, bought
         part.columns = {v.name: float(v.value) for v in compiled.columns if v.value is not None}
     return part
+
+
+def _start_from_first_plan(h, m, compiled) -> None:
+    """Hand HiGHS the greedy first plan as a complete solution: nothing issued, lots untouched."""
+    from .greedy import first_plan
+
+    d = m.data
+    bought = first_plan(d)
+    if bought is None:
+        return
+    every = {lot.id: lot for lot in d.lots}
+
+    def initial(l: str) -> float:
+        lot = every[l]
+        return lot.quantity if not lot.bought else bought.get(l, 0) * d.products[lot.product].lot_size
+
+    value = {}
+    for var in (m.issue, m.fresh_issue, m.ship):
+        for k in var:
+            value[id(var[k])] = 0.0
+    for l in m.n:
+        value[id(m.n[l])] = float(bought.get(l, 0))
+    for l in m.order:
+        value[id(m.order[l])] = 1.0 if bought.get(l, 0) > 0 else 0.0
+    for (l, t) in m.stock:
+        value[id(m.stock[l, t])] = initial(l)
+    for p, arrivals in m.ix.arrivals.items():
+        level = 0.0
+        for t in range(min(arrivals), d.T):
+            level += sum(initial(l) for l in arrivals.get(t, ()))
+            value[id(m.fresh[p, t])] = level
+    h.setSolution(_highs_solution([value.get(id(v), 0.0) for v in compiled.columns]))
 
 
 def _highs_solution(values: list[float]):
@@ -145,6 +179,11 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     parts = _solve_all(inst, groups, storage, options, deadline, d, cap=first)
     timings = _timings(parts)
 
+    late = [i for i, p in enumerate(parts) if not p.status.has_solution and p.status == Status.ERROR]
+    if late and len(parts) > 1 and _remaining(deadline) != 0.0:  # a slice too short to find a plan: the rest
+        again = _solve_all(inst, [parts[i].products for i in late], storage, options, deadline, d)
+        for i, p in zip(late, again):
+            parts[i] = p
     if all(p.status.has_solution for p in parts) and len(parts) > 1:
         parts = _close_gap(inst, parts, storage, options, deadline, d)
         timings = _timings(parts)
