@@ -540,3 +540,74 @@ def test_document_round_trip_validates_the_same():
     a = loader.validate(doc.copy())
     b = loader.load(path)
     assert a.tables == b.tables and a.settings == b.settings
+
+
+# -- checker tampering (every table required, every KPI and column recomputed) ---------------
+
+
+def _tampered_summary(out, edit):
+    path = out / "summary.json"
+    summary = json.loads(path.read_text())
+    edit(summary)
+    path.write_text(json.dumps(summary))
+
+
+def _budget_binding_result(write_instance):
+    """Budget 300 binds with marginal value 0.5 (test_binding_budget_and_its_marginal_value)."""
+    doc = fractile_doc(baseline_demand=10)
+    doc["settings"] = {"budget": 300, "storage_capacity": 10}
+    doc["sources"] = [{"id": "s", "product": "mask", "capacity": 0}]
+    doc["reservations"] = [{"id": "k", "product": "mask", "max_capacity": 5, "fee": 100}]
+    return solve_doc(write_instance, doc)
+
+
+KPIS = ["budget_marginal_value", "expected_shortage_units", "reserve_value", "budget_used", "budget",
+        "storage_used", "storage_capacity", "periods_per_year"]
+
+
+@pytest.mark.parametrize("kpi", KPIS)
+def test_checker_catches_a_doubled_kpi(write_instance, tmp_path, kpi):
+    inst, result = _budget_binding_result(write_instance)
+    assert result.kpis["budget_marginal_value"] == pytest.approx(0.5)
+    out = tmp_path / "out"
+    result.write(out)
+    assert sp.check(inst, out) == []
+    _tampered_summary(out, lambda s: s["kpis"].__setitem__(kpi, 2 * s["kpis"][kpi]))
+    assert any(kpi in v for v in sp.check(inst, out)), kpi
+
+
+def test_checker_catches_a_wrong_binding_list_and_flag(write_instance, tmp_path):
+    inst, result = _budget_binding_result(write_instance)
+    out = tmp_path / "list"
+    result.write(out)
+    _tampered_summary(out, lambda s: s["kpis"].__setitem__("binding", []))
+    assert any("kpi binding" in v for v in sp.check(inst, out))
+    out = tmp_path / "flag"
+    result.write(out)
+    _tamper(out, "binding", "binding", 1, "True")  # storage has slack
+    assert any("binding is True" in v for v in sp.check(inst, out))
+
+
+@pytest.mark.parametrize("table", ["reserve", "reservations", "shortage", "binding", "playout"])
+def test_checker_reports_a_missing_table(write_instance, tmp_path, table):
+    inst, result = _budget_binding_result(write_instance)
+    out = tmp_path / "out"
+    result.write(out)
+    (out / f"{table}.csv").unlink()
+    assert f"missing result table {table}.csv" in sp.check(inst, out)
+
+
+@pytest.mark.parametrize("table, column, row, value", [
+    ("reserve", "holding_cost", 0, 1e6), ("reserve", "bought", 0, 1), ("reserve", "cover_periods", 0, 99),
+    ("reserve", "volume", 0, 99), ("reserve", "purchase_cost", 0, 1), ("reserve", "writeoff_cost", 0, 5),
+    ("reservations", "fee", 0, 12345), ("reservations", "max_capacity", 0, 6),
+    ("shortage", "fill_rate", 0, 0.5), ("shortage", "expected_cost", 1, 0), ("shortage", "probability", 0, 0.9),
+    ("shortage", "cost", 2, 0), ("playout", "demand", 0, 1), ("playout", "resupply_capacity", 0, 7),
+    ("binding", "limit", 0, 1), ("binding", "marginal_value", 0, 1.0),
+])
+def test_checker_recomputes_every_column(write_instance, tmp_path, table, column, row, value):
+    inst, result = _budget_binding_result(write_instance)
+    out = tmp_path / "out"
+    result.write(out)
+    _tamper(out, table, column, row, value)
+    assert any(column in v for v in sp.check(inst, out)), (table, column)
