@@ -588,7 +588,7 @@ def test_checker_catches_a_wrong_binding_list_and_flag(write_instance, tmp_path)
     assert any("binding is True" in v for v in sp.check(inst, out))
 
 
-@pytest.mark.parametrize("table", ["reserve", "reservations", "shortage", "binding", "playout"])
+@pytest.mark.parametrize("table", ["reserve", "reservations", "shortage", "binding", "explain", "playout"])
 def test_checker_reports_a_missing_table(write_instance, tmp_path, table):
     inst, result = _budget_binding_result(write_instance)
     out = tmp_path / "out"
@@ -611,3 +611,52 @@ def test_checker_recomputes_every_column(write_instance, tmp_path, table, column
     result.write(out)
     _tamper(out, table, column, row, value)
     assert any(column in v for v in sp.check(inst, out)), (table, column)
+
+
+# -- explain ----------------------------------------------------------------------------------
+
+
+def _explain_row(result, product="mask") -> dict:
+    frame = result.tables["explain"]
+    return frame.loc[frame["product"] == product].iloc[0].to_dict()
+
+
+def test_explain_shortage_balance_is_the_critical_fractile(write_instance, tmp_path):
+    """h=1, P=5: R = 200; only 'worst' (p 0.1) is still short, so one more unit saves
+    5 × 0.1 = 0.5 and costs 1: net −0.5, the reserve is set by the shortage balance."""
+    inst, result = solve_and_check(write_instance, fractile_doc(1, 5), tmp_path)
+    row = _explain_row(result)
+    assert row["scenarios_short"] == 1 and row["short_in"] == "worst"
+    assert row["probability_short"] == pytest.approx(0.1)
+    assert row["saving_per_unit"] == pytest.approx(0.5) and row["net_value_per_unit"] == pytest.approx(-0.5)
+    assert row["set_by"] == "shortage balance"
+    assert result.kpis["explain"]["set_by"] == {"shortage balance": 1}
+
+
+def test_explain_budget_and_floor(write_instance, tmp_path):
+    """Budget 300 at 2 EUR holds R = 150: 'bad' and 'worst' (0.4) short, saving 2, cost 1,
+    net 1 per unit = 0.5 per EUR (the budget's marginal value). A floor of 250 above the
+    fractile optimum 200 is the policy floor: saving 5 × 0.1 = 0.5 < cost 1 there."""
+    doc = fractile_doc()
+    doc["settings"] = {"budget": 300}
+    inst, result = solve_and_check(write_instance, doc, tmp_path / "a")
+    row = _explain_row(result)
+    assert row["set_by"] == "budget" and row["net_value_per_eur"] == pytest.approx(0.5)
+    assert row["net_value_per_eur"] == pytest.approx(result.kpis["budget_marginal_value"])
+    inst, result = solve_and_check(write_instance, fractile_doc(baseline_demand=50, min_cover_periods=5),
+                                   tmp_path / "b")
+    row = _explain_row(result)
+    assert row["reserve"] == pytest.approx(250) and row["set_by"] == "policy floor"
+    assert row["net_value_per_unit"] == pytest.approx(0.5 - 1)
+
+
+def test_checker_rejects_a_false_explain_claim(write_instance, tmp_path):
+    inst, result = solve_doc(write_instance, fractile_doc(1, 5))
+    for column, value, fragment in [("set_by", "budget", "set_by 'budget' does not hold"),
+                                    ("set_by", "policy floor", "does not hold"),
+                                    ("probability_short", 0.3, "probability_short"),
+                                    ("net_value_per_unit", 2, "net_value_per_unit")]:
+        out = tmp_path / f"{column}-{value}"
+        result.write(out)
+        _tamper(out, "explain", column, 0, value)
+        assert any(fragment in v for v in sp.check(inst, out)), column

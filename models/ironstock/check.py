@@ -25,6 +25,8 @@ TABLES = {
     "shortage": ["scenario", "product", "probability", "demand", "shortage", "fill_rate", "shortage_penalty",
                  "cost", "expected_cost"],
     "binding": ["constraint", "id", "limit", "value", "slack", "binding", "marginal_value"],
+    "explain": ["product", "reserve", "least_reserve", "scenarios_short", "probability_short", "saving_per_unit",
+                "cost_per_unit", "net_value_per_unit", "set_by"],
     "playout": ["scenario", "product", "period", "demand", "resupply", "resupply_capacity", "use", "shortage",
                 "stock"],
 }
@@ -93,7 +95,55 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         if v is not None and v < -tol(0):
             out.append(f"kpi {name} is negative ({v:g})")
     _decomposition(summary, kpis, out)
+    _explain(d, tables["explain"], R, short, rows, out)
     return out
+
+
+def _explain(d: IronstockData, frame: pd.DataFrame, R, short, rows, out: list[str]) -> None:
+    """explain.csv: re-derive each product's figures from shortage.csv and check its set_by claim."""
+    frame = numeric(frame, "reserve", "least_reserve", "scenarios_short", "probability_short", "saving_per_unit",
+                    "cost_per_unit", "net_value_per_unit")
+    budget = rows.get(("budget", ""), {}).get("binding", False)
+    storage = rows.get(("storage", ""), {}).get("binding", False)
+    listed = set()
+    for r in frame.itertuples():
+        p = r.product
+        if p not in d.products:
+            out.append(f"explain.csv row for unknown product '{p}'")
+            continue
+        listed.add(p)
+        prod = d.products[p]
+        hit = [w for (w, q), s in short.items() if q == p and s > tol(s)]
+        prob = sum(d.scenarios[w].probability for w in hit)
+        cost = prod.holding_cost + (d.writeoff_rate(p) if d.writes_off(p)
+                                    and R[p] >= d.writeoff_threshold(p) - tol(R[p]) else 0.0)
+        net = prod.shortage_penalty * prob - cost
+        want = {"reserve": R[p], "least_reserve": d.least_reserve(p), "scenarios_short": float(len(hit)),
+                "probability_short": prob, "saving_per_unit": prod.shortage_penalty * prob,
+                "cost_per_unit": cost, "net_value_per_unit": net}
+        for column, value in want.items():
+            got = getattr(r, column)
+            if not close(float(got), value, tol(value, prod.shortage_penalty)):
+                out.append(f"explain.csv {p}: {column} {got}, recomputed {value:,.6f}")
+        claim, eps = str(r.set_by), tol(net, prod.shortage_penalty)
+        at_floor = R[p] <= d.least_reserve(p) + tol(R[p])
+        holds = {
+            "policy floor": at_floor and net <= eps and d.floor(p) > prod.existing_stock,
+            "existing stock": at_floor and net <= eps,
+            "shortage balance": net <= eps and not at_floor,
+            "budget": net > eps and budget,
+            "storage": net > eps and storage,
+            "budget and storage": net > eps and budget and storage,
+            "lots": net > eps and prod.lot_size is not None,
+            "within the gap": net > eps,
+        }
+        if not holds.get(claim, False):
+            out.append(f"explain.csv {p}: set_by '{claim}' does not hold (reserve {R[p]:,.4f}, least "
+                       f"{d.least_reserve(p):,.4f}, net value per unit {net:,.6f}, budget binding {budget}, "
+                       f"storage binding {storage})")
+    for p in d.products:
+        if p not in listed:
+            out.append(f"explain.csv lacks product {p}")
 
 
 def _kpi(kpis: dict, name: str, value, out: list[str]) -> None:

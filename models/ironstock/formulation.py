@@ -15,6 +15,7 @@ from optimizer.results import Result
 from optimizer.solver import Solution, SolveOptions
 
 from .data import IronstockData
+from .explain import explain_table
 
 
 # -- build ----------------------------------------------------------------------------------
@@ -383,7 +384,12 @@ def plan_tables(inst: Instance, d: IronstockData, R: dict[str, float], c: dict[s
         "binding": [f"{r['constraint']}:{r['id']}" if r["id"] else r["constraint"]
                     for r in binding.to_dict("records") if r["binding"]],
     }
-    tables = {"reserve": reserve, "reservations": reservations, "shortage": shortage, "binding": binding}
+    binds = {r["constraint"]: bool(r["binding"]) for r in binding.to_dict("records") if not r["id"]}
+    short_by_pair = {(r["scenario"], r["product"]): r["shortage"] for r in short_rows}
+    explain, kpis["explain"] = explain_table(d, R, short_by_pair, binds.get("budget", False),
+                                             binds.get("storage", False))
+    tables = {"reserve": reserve, "reservations": reservations, "shortage": shortage, "binding": binding,
+              "explain": explain}
     if settings.playout:
         tables["playout"] = playout
     return Extracted(terms, kpis, tables)
