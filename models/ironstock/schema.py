@@ -78,7 +78,7 @@ class IronstockSettings(Settings):
     processes: NonNegInt = Field(
         1, description="MPI ranks for the decomposed method (mpiexec -n N); 0 or 1 = in this process, serially.")
     decomposition_gap: Share = Field(
-        1e-5, description="The decomposed method stops when (upper − lower bound) / upper ≤ this.")
+        1e-4, description="The decomposed method stops when (upper − lower bound) / upper ≤ this.")
     max_iterations: NonNegInt = Field(500, description="Most L-shaped iterations of the decomposed method.")
     bundle_size: NonNegInt = Field(
         0, description="Crisis scenarios per subproblem of the decomposed method; 0 = about 8 subproblems per rank.")
