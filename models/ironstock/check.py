@@ -34,11 +34,15 @@ TABLES = {
 
 def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> list[str]:
     needed = {name: cols for name, cols in TABLES.items() if name != "playout" or inst.settings.playout}
+    elastic = bool((summary.get("kpis") or {}).get("elastic"))
+    if elastic:
+        needed["shortfall"] = ["rule", "product", "required", "achieved", "short"]
     out = require_tables(tables, needed)
     if out:
         return out
+    floor_short = _shortfall(inst, tables["shortfall"], out) if elastic else {}
     d = IronstockData(inst)
-    R = _reserve(d, numeric(tables["reserve"], "reserve"), out)
+    R = _reserve(d, numeric(tables["reserve"], "reserve"), out, floor_short)
     c = _reservations(d, numeric(tables["reservations"], "capacity"), out)
     if R is None:
         return out
@@ -64,7 +68,12 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         "shortage": sum(d.scenarios[w].probability * d.products[p].shortage_penalty * s
                         for (w, p), s in short.items()),
     }
+    price = (inst.settings.shortfall_penalty or {}).get("products")
+    if price is not None and elastic:
+        recomputed["shortfall"] = price * sum(d.floor(p) - R[p] for p in floor_short)
     out.extend(compare_objective(summary, recomputed))
+    if (summary.get("kpis") or {}).get("elastic"):
+        _kpi(summary["kpis"], "total_shortfall", sum(d.floor(p) - R[p] for p in floor_short), out)
 
     kpis = summary.get("kpis") or {}
     settings = inst.settings
@@ -302,7 +311,26 @@ def _decomposition(summary: dict, kpis: dict, out: list[str]) -> None:
         out.append(f"kpi decomposition gap {gap:g} is not (upper − lower) / upper")
 
 
-def _reserve(d: IronstockData, frame: pd.DataFrame, out: list[str]) -> dict[str, float] | None:
+def _shortfall(inst: Instance, frame: pd.DataFrame, out: list[str]) -> dict[str, float]:
+    """shortfall.csv rows (elastic mode): each must be a min_cover deficit of a known product."""
+    frame = numeric(frame, "required", "achieved", "short")
+    d = IronstockData(inst)
+    found: dict[str, float] = {}
+    for r in frame.itertuples():
+        if r.rule != "min_cover" or r.product not in d.products:
+            out.append(f"shortfall.csv row {r.rule}/{r.product} is not a soft rule of this instance")
+            continue
+        need = d.floor(r.product)
+        if not close(float(r.required), need, tol(need)):
+            out.append(f"shortfall.csv {r.product}: required {r.required}, the floor is {need:,.6f}")
+        if not close(float(r.short), float(r.required) - float(r.achieved), tol(need)) or r.short <= 0:
+            out.append(f"shortfall.csv {r.product}: short {r.short} is not required − achieved > 0")
+        found[r.product] = float(r.achieved)
+    return found
+
+
+def _reserve(d: IronstockData, frame: pd.DataFrame, out: list[str],
+             floor_short: dict[str, float] | None = None) -> dict[str, float] | None:
     R: dict[str, float] = {}
     for r in frame.itertuples():
         if r.product not in d.products:
@@ -323,7 +351,11 @@ def _reserve(d: IronstockData, frame: pd.DataFrame, out: list[str]) -> dict[str,
         if R[p] < prod.existing_stock - slack:
             out.append(f"{p}: reserve {R[p]:,.4f} below existing_stock {prod.existing_stock:,.4f}")
         cover = prod.min_cover_periods * prod.baseline_demand
-        if R[p] < cover - slack:
+        if p in (floor_short or {}):
+            if not close(floor_short[p], R[p], slack) or R[p] >= cover - slack:
+                out.append(f"{p}: shortfall.csv says the reserve reaches {floor_short[p]:,.4f} of the floor "
+                           f"{cover:,.4f}, the plan has {R[p]:,.4f}: not a real deficit")
+        elif R[p] < cover - slack:
             out.append(f"{p}: reserve {R[p]:,.4f} below min_cover_periods × baseline_demand = {cover:,.4f}")
         if prod.lot_size is not None:
             lots = (R[p] - prod.existing_stock) / prod.lot_size
