@@ -540,3 +540,192 @@ def test_document_round_trip_validates_the_same():
     a = loader.validate(doc.copy())
     b = loader.load(path)
     assert a.tables == b.tables and a.settings == b.settings
+
+
+# -- checker tampering (every table required, every KPI and column recomputed) ---------------
+
+
+def _tampered_summary(out, edit):
+    path = out / "summary.json"
+    summary = json.loads(path.read_text())
+    edit(summary)
+    path.write_text(json.dumps(summary))
+
+
+def _budget_binding_result(write_instance):
+    """Budget 300 binds with marginal value 0.5 (test_binding_budget_and_its_marginal_value)."""
+    doc = fractile_doc(baseline_demand=10)
+    doc["settings"] = {"budget": 300, "storage_capacity": 10}
+    doc["sources"] = [{"id": "s", "product": "mask", "capacity": 0}]
+    doc["reservations"] = [{"id": "k", "product": "mask", "max_capacity": 5, "fee": 100}]
+    return solve_doc(write_instance, doc)
+
+
+KPIS = ["budget_marginal_value", "expected_shortage_units", "reserve_value", "budget_used", "budget",
+        "storage_used", "storage_capacity", "periods_per_year"]
+
+
+@pytest.mark.parametrize("kpi", KPIS)
+def test_checker_catches_a_doubled_kpi(write_instance, tmp_path, kpi):
+    inst, result = _budget_binding_result(write_instance)
+    assert result.kpis["budget_marginal_value"] == pytest.approx(0.5)
+    out = tmp_path / "out"
+    result.write(out)
+    assert sp.check(inst, out) == []
+    _tampered_summary(out, lambda s: s["kpis"].__setitem__(kpi, 2 * s["kpis"][kpi]))
+    assert any(kpi in v for v in sp.check(inst, out)), kpi
+
+
+def test_checker_catches_a_wrong_binding_list_and_flag(write_instance, tmp_path):
+    inst, result = _budget_binding_result(write_instance)
+    out = tmp_path / "list"
+    result.write(out)
+    _tampered_summary(out, lambda s: s["kpis"].__setitem__("binding", []))
+    assert any("kpi binding" in v for v in sp.check(inst, out))
+    out = tmp_path / "flag"
+    result.write(out)
+    _tamper(out, "binding", "binding", 1, "True")  # storage has slack
+    assert any("binding is True" in v for v in sp.check(inst, out))
+
+
+@pytest.mark.parametrize("table", ["reserve", "reservations", "shortage", "binding", "explain", "playout"])
+def test_checker_reports_a_missing_table(write_instance, tmp_path, table):
+    inst, result = _budget_binding_result(write_instance)
+    out = tmp_path / "out"
+    result.write(out)
+    (out / f"{table}.csv").unlink()
+    assert f"missing result table {table}.csv" in sp.check(inst, out)
+
+
+@pytest.mark.parametrize("table, column, row, value", [
+    ("reserve", "holding_cost", 0, 1e6), ("reserve", "bought", 0, 1), ("reserve", "cover_periods", 0, 99),
+    ("reserve", "volume", 0, 99), ("reserve", "purchase_cost", 0, 1), ("reserve", "writeoff_cost", 0, 5),
+    ("reservations", "fee", 0, 12345), ("reservations", "max_capacity", 0, 6),
+    ("shortage", "fill_rate", 0, 0.5), ("shortage", "expected_cost", 1, 0), ("shortage", "probability", 0, 0.9),
+    ("shortage", "cost", 2, 0), ("playout", "demand", 0, 1), ("playout", "resupply_capacity", 0, 7),
+    ("binding", "limit", 0, 1), ("binding", "marginal_value", 0, 1.0),
+])
+def test_checker_recomputes_every_column(write_instance, tmp_path, table, column, row, value):
+    inst, result = _budget_binding_result(write_instance)
+    out = tmp_path / "out"
+    result.write(out)
+    _tamper(out, table, column, row, value)
+    assert any(column in v for v in sp.check(inst, out)), (table, column)
+
+
+# -- explain ----------------------------------------------------------------------------------
+
+
+def _explain_row(result, product="mask") -> dict:
+    frame = result.tables["explain"]
+    return frame.loc[frame["product"] == product].iloc[0].to_dict()
+
+
+def test_explain_shortage_balance_is_the_critical_fractile(write_instance, tmp_path):
+    """h=1, P=5: R = 200; only 'worst' (p 0.1) is still short, so one more unit saves
+    5 × 0.1 = 0.5 and costs 1: net −0.5, the reserve is set by the shortage balance."""
+    inst, result = solve_and_check(write_instance, fractile_doc(1, 5), tmp_path)
+    row = _explain_row(result)
+    assert row["scenarios_short"] == 1 and row["short_in"] == "worst"
+    assert row["probability_short"] == pytest.approx(0.1)
+    assert row["saving_per_unit"] == pytest.approx(0.5) and row["net_value_per_unit"] == pytest.approx(-0.5)
+    assert row["set_by"] == "shortage balance"
+    assert result.kpis["explain"]["set_by"] == {"shortage balance": 1}
+
+
+def test_explain_budget_and_floor(write_instance, tmp_path):
+    """Budget 300 at 2 EUR holds R = 150: 'bad' and 'worst' (0.4) short, saving 2, cost 1,
+    net 1 per unit = 0.5 per EUR (the budget's marginal value). A floor of 250 above the
+    fractile optimum 200 is the policy floor: saving 5 × 0.1 = 0.5 < cost 1 there."""
+    doc = fractile_doc()
+    doc["settings"] = {"budget": 300}
+    inst, result = solve_and_check(write_instance, doc, tmp_path / "a")
+    row = _explain_row(result)
+    assert row["set_by"] == "budget" and row["net_value_per_eur"] == pytest.approx(0.5)
+    assert row["net_value_per_eur"] == pytest.approx(result.kpis["budget_marginal_value"])
+    inst, result = solve_and_check(write_instance, fractile_doc(baseline_demand=50, min_cover_periods=5),
+                                   tmp_path / "b")
+    row = _explain_row(result)
+    assert row["reserve"] == pytest.approx(250) and row["set_by"] == "policy floor"
+    assert row["net_value_per_unit"] == pytest.approx(0.5 - 1)
+
+
+def test_checker_rejects_a_false_explain_claim(write_instance, tmp_path):
+    inst, result = solve_doc(write_instance, fractile_doc(1, 5))
+    for column, value, fragment in [("set_by", "budget", "set_by 'budget' does not hold"),
+                                    ("set_by", "policy floor", "does not hold"),
+                                    ("probability_short", 0.3, "probability_short"),
+                                    ("net_value_per_unit", 2, "net_value_per_unit")]:
+        out = tmp_path / f"{column}-{value}"
+        result.write(out)
+        _tamper(out, "explain", column, 0, value)
+        assert any(fragment in v for v in sp.check(inst, out)), column
+
+
+# -- elastic mode -----------------------------------------------------------------------------
+
+
+def _floors_above_budget():
+    """Floor 2 × 100 = 200 units, budget 100 EUR at 2 EUR/unit: at most R = 50."""
+    doc = fractile_doc(baseline_demand=100, min_cover_periods=2)
+    doc["settings"] = {"budget": 100}
+    return doc
+
+
+def test_elastic_shortfall_matches_the_hand_computed_deficit(write_instance, tmp_path):
+    """Lexicographic: the least shortfall is 200 − 50 = 150 units; then R = 50 costs
+    50 + 5 × (0.2×50 + 0.3×150 + 0.1×250) = 50 + 400 = 450 (no shortfall term)."""
+    inst = sp.load(write_instance(_floors_above_budget()))
+    assert sp.solve(inst, sp.SolveOptions(progress=False)).status.value == "infeasible"
+    result = sp.solve(inst, sp.SolveOptions(progress=False, elastic=True))
+    assert result.status.value == "optimal"
+    assert result.kpis["elastic"] is True and result.kpis["total_shortfall"] == pytest.approx(150)
+    assert result.objective == pytest.approx(450) and "shortfall" not in result.objective_terms
+    row = result.tables["shortfall"].iloc[0].to_dict()
+    assert (row["rule"], row["product"], row["required"], row["achieved"], row["short"]) == \
+        ("min_cover", "mask", 200, pytest.approx(50), pytest.approx(150))
+    out = tmp_path / "out"
+    result.write(out)
+    assert sp.check(inst, out) == []
+    _tamper(out, "shortfall", "short", 0, 10)  # not the real deficit
+    assert any("short 10" in v for v in sp.check(inst, out))
+    result.write(out)
+    _tamper(out, "reserve", "reserve", 0, 40)  # below what shortfall.csv says was reached
+    assert any("not a real deficit" in v for v in sp.check(inst, out))
+
+
+def test_elastic_priced_shortfall_is_an_objective_term(write_instance, tmp_path):
+    """shortfall_penalty products: 10 EUR/unit: term 150 × 10 = 1,500, objective 1,950."""
+    doc = _floors_above_budget()
+    doc["settings"].update(elastic=True, shortfall_penalty={"products": 10})
+    inst, result = solve_and_check(write_instance, doc, tmp_path)
+    assert result.objective_terms["shortfall"] == pytest.approx(1500)
+    assert result.objective == pytest.approx(1950)
+
+
+def test_shortfall_penalty_for_a_table_without_soft_rules_is_invalid(write_instance):
+    doc = fractile_doc()
+    doc["settings"] = {"shortfall_penalty": {"scenarios": 5}}
+    assert "has no soft rule in ironstock" in _problems(write_instance, doc)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=random_instances())
+def test_elastic_equals_the_hard_model_when_it_is_feasible(doc, tmp_path_factory):
+    import yaml
+
+    folder = tmp_path_factory.mktemp("elastic")
+    path = folder / "instance.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    inst = sp.load(path)
+    hard = sp.solve(inst, sp.SolveOptions(progress=False, threads=1))
+    soft = sp.solve(inst, sp.SolveOptions(progress=False, threads=1, elastic=True))
+    if hard.status.has_solution:
+        assert soft.kpis["total_shortfall"] == pytest.approx(0, abs=1e-6)
+        # the same optimum (within the 1e-4 MIP gap); equally good plans may differ, so the plan
+        # KPIs compared are those the objective fixes: no shortfall, the same objective terms
+        assert soft.objective == pytest.approx(hard.objective, rel=2e-4, abs=1e-6)
+        assert set(soft.objective_terms) == set(hard.objective_terms)
+    if soft.status.has_solution:
+        soft.write(folder / "out")
+        assert sp.check(inst, folder / "out") == []

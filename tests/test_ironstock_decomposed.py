@@ -90,7 +90,7 @@ def test_decomposed_critical_fractile_with_no_crisis_mass(write_instance, tmp_pa
     assert reserve_of(dec) == pytest.approx(reserve, abs=1e-6)
     assert dec.objective == pytest.approx(objective, abs=1e-6)
     assert dec.objective == pytest.approx(mono.objective, rel=1e-9)
-    assert dec.kpis["decomposition"]["gap"] <= 1e-5
+    assert dec.kpis["decomposition"]["gap"] <= 1e-4
 
 
 def test_decomposed_budget_couples_products(write_instance, tmp_path):
@@ -149,7 +149,7 @@ def test_random_instances_decomposed_equal_monolithic(doc, bundle, tmp_path_fact
     mono, dec = solve_both(write, doc, folder, bundle_size=bundle)
     assert mono.status.has_solution == dec.status.has_solution
     if mono.status.has_solution:
-        # both within their gap of the optimum: the monolithic MIP 1e-4, the decomposition 1e-5
+        # both within their gap (1e-4) of the optimum
         assert dec.objective == pytest.approx(mono.objective, rel=2e-4, abs=1e-6)
 
 

@@ -165,6 +165,7 @@ def run(inst: Instance, options: SolveOptions, gap: float, max_iterations: int, 
     evaluator = Evaluator(d)
     deadline = None if options.time_limit is None else time.monotonic() + options.time_limit
     best: dict = {"cost": float("inf")}
+    shown = [time.monotonic()]  # last progress line
 
     class GapConverger:
         """Stops the loop at the proven gap (same decision on every rank: all see the same master)."""
@@ -181,6 +182,11 @@ def run(inst: Instance, options: SolveOptions, gap: float, max_iterations: int, 
                 best.update(cost=cost, R=R, c=c)
             lower = self.ls._LShaped_bound
             self.gap = (best["cost"] - lower) / max(abs(best["cost"]), 1e-9)
+            now = time.monotonic()
+            if options.progress and comm.Get_rank() == 0 and now - shown[0] >= 10:
+                shown[0] = now
+                print(f"stockpile: L-shaped iteration {self.ls.iter + 1}: lower bound {lower:,.2f}, "
+                      f"upper bound {best['cost']:,.2f}, gap {self.gap:.4%}", file=sys.stderr, flush=True)
             return self.gap
 
         def is_converged(self):

@@ -15,14 +15,20 @@ from optimizer.results import Result
 from optimizer.solver import Solution, SolveOptions
 
 from .data import IronstockData
+from .explain import explain_table
 
 
 # -- build ----------------------------------------------------------------------------------
 
 
-def build(inst: Instance) -> pyo.ConcreteModel:
-    """The monolithic two-stage model: the first stage and every scenario's play-out."""
+def build(inst: Instance, elastic: bool = False) -> pyo.ConcreteModel:
+    """The monolithic two-stage model: the first stage and every scenario's play-out.
+
+    elastic: the policy floor (min_cover_periods × baseline_demand) becomes soft, with a
+    shortfall u[p] per product (see define_reserve and docs/ironstock.md, "Elastic mode").
+    """
     d = IronstockData(inst)
+    d.elastic = elastic
     return build_model(inst, d, list(d.scenarios))
 
 
@@ -62,11 +68,23 @@ def first_stage_variables(m) -> list:
 
 
 def define_reserve(m, d: IronstockData) -> None:
-    """R[p] ≥ the policy floor; R = existing_stock + n × lot_size with whole n where lot_size is set."""
+    """R[p] ≥ the policy floor; R = existing_stock + n × lot_size with whole n where lot_size is set.
+
+    Elastic: R ≥ existing_stock stays (that stock is there), the min-cover floor becomes
+    R + u[p] ≥ min_cover_periods × baseline_demand with shortfall u[p] ≥ 0.
+    """
     products = list(d.products)
     lotted = [p for p in products if d.products[p].lot_size is not None]
-    m.R = pyo.Var(products, domain=pyo.NonNegativeReals, bounds=lambda _, p: (d.least_reserve(p), None))
-    m.n = pyo.Var(lotted, domain=pyo.NonNegativeIntegers, bounds=lambda _, p: (d.lots_needed(p), None))
+    elastic = getattr(d, "elastic", False)
+    if elastic:
+        soft = [p for p in products if d.floor(p) > d.products[p].existing_stock]
+        m.R = pyo.Var(products, domain=pyo.NonNegativeReals, bounds=lambda _, p: (d.products[p].existing_stock, None))
+        m.n = pyo.Var(lotted, domain=pyo.NonNegativeIntegers, bounds=(0, None))
+        m.floor_short = pyo.Var(soft, domain=pyo.NonNegativeReals)
+        m.soft_floor = pyo.Constraint(soft, rule=lambda _, p: m.R[p] + m.floor_short[p] >= d.floor(p))
+    else:
+        m.R = pyo.Var(products, domain=pyo.NonNegativeReals, bounds=lambda _, p: (d.least_reserve(p), None))
+        m.n = pyo.Var(lotted, domain=pyo.NonNegativeIntegers, bounds=lambda _, p: (d.lots_needed(p), None))
     m.lots = pyo.Constraint(lotted, rule=lambda _, p: (
         m.R[p] == d.products[p].existing_stock + d.products[p].lot_size * m.n[p]))
 
@@ -178,7 +196,12 @@ def define_objective(m, d: IronstockData, weight: float = 1.0) -> None:
     else:
         m.shortage = pyo.Expression(expr=sum(
             prob[w] * d.products[p].shortage_penalty * m.short[w, p, t] for (w, p, t) in m.playout_index))
-    m.objective = pyo.Objective(expr=m.holding + m.reservation + m.writeoff + m.shortage)
+    total = m.holding + m.reservation + m.writeoff + m.shortage
+    price = (d.settings.shortfall_penalty or {}).get("products") if getattr(d, "elastic", False) else None
+    if price is not None:
+        m.shortfall = pyo.Expression(expr=price * sum(m.floor_short.values()))
+        total = total + m.shortfall
+    m.objective = pyo.Objective(expr=total)
 
 
 # -- solve ----------------------------------------------------------------------------------
@@ -206,11 +229,14 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     """build -> solve -> (diagnose | marginal values from the LP with lots fixed -> extract)."""
     from .diagnose import diagnose
 
-    if use_decomposition(inst, IronstockData(inst)):
+    elastic = options.elastic if options.elastic is not None else inst.settings.elastic
+    if not elastic and use_decomposition(inst, IronstockData(inst)):
         return solve_decomposed(inst, options)
     start = time.perf_counter()
-    m = build(inst)
+    m = build(inst, elastic)
     timings = {"build": time.perf_counter() - start}
+    if elastic and not hasattr(m, "shortfall") and len(m.floor_short):
+        least_shortfall(m, options, inst.name)
     sol = solve_step(m, options, f"solving ironstock '{inst.name}'", keep=True)
     timings.update(handoff=sol.handoff_seconds, solve=sol.solve_seconds)
     if not sol.status.has_solution:
@@ -226,8 +252,43 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     start = time.perf_counter()
     out = extract(inst, m, sol, duals)
     out.kpis["method"] = "monolithic"
+    if elastic:
+        add_shortfall(inst, m, out)
     timings["extract"] = time.perf_counter() - start
     return finished(inst, sol, out, timings)
+
+
+def least_shortfall(m, options: SolveOptions, name: str) -> None:
+    """Lexicographic elastic mode, step 1: the least total floor shortfall; step 2 (the
+    normal solve) keeps it there (+ a small tolerance), so the plan is the exact plan
+    whenever one exists."""
+    m.objective.deactivate()
+    m.shortfall_first = pyo.Objective(expr=sum(m.floor_short.values()))
+    first = solve_step(m, options, f"least policy-floor shortfall of ironstock '{name}'")
+    m.shortfall_first.deactivate()
+    m.objective.activate()
+    if first.status.has_solution:
+        least = max(0.0, first.objective)
+        m.shortfall_cap = pyo.Constraint(expr=sum(m.floor_short.values()) <= least + 1e-7 * max(1.0, least))
+
+
+def add_shortfall(inst: Instance, m, out: Extracted) -> None:
+    """shortfall.csv and the KPIs of elastic mode, from the plan's reserve."""
+    d: IronstockData = m.data
+    reserve = dict(zip(out.tables["reserve"]["product"], out.tables["reserve"]["reserve"]))
+    rows = []
+    for p in d.products:
+        need = d.floor(p)
+        if need > d.products[p].existing_stock and reserve[p] < need - 1e-9:
+            rows.append({"rule": "min_cover", "product": p, "location": "", "period": "",
+                         "required": need, "achieved": reserve[p], "short": need - reserve[p]})
+    frame = pd.DataFrame(rows, columns=["rule", "product", "location", "period", "required", "achieved", "short"])
+    out.tables["shortfall"] = frame
+    out.kpis["total_shortfall"] = float(frame["short"].sum())
+    out.kpis["elastic"] = True
+    price = (inst.settings.shortfall_penalty or {}).get("products")
+    if price is not None:
+        out.objective_terms["shortfall"] = price * out.kpis["total_shortfall"]
 
 
 def marginal_lp(m, sol: Solution, options: SolveOptions) -> Solution:
@@ -267,7 +328,7 @@ def extract(inst: Instance, m: pyo.ConcreteModel, sol: Solution, duals: Solution
         if p in m.n:
             R[p] = prod.existing_stock + prod.lot_size * round(val(m.n[p]))
         else:
-            R[p] = max(float(val(m.R[p])), d.least_reserve(p))
+            R[p] = max(float(val(m.R[p])), prod.existing_stock if getattr(d, "elastic", False) else d.least_reserve(p))
     c = {k: min(max(0.0, float(val(m.c[k]))), r.max_capacity) for k, r in d.reservations.items()}
 
     def flows(w, p, t):
@@ -383,7 +444,12 @@ def plan_tables(inst: Instance, d: IronstockData, R: dict[str, float], c: dict[s
         "binding": [f"{r['constraint']}:{r['id']}" if r["id"] else r["constraint"]
                     for r in binding.to_dict("records") if r["binding"]],
     }
-    tables = {"reserve": reserve, "reservations": reservations, "shortage": shortage, "binding": binding}
+    binds = {r["constraint"]: bool(r["binding"]) for r in binding.to_dict("records") if not r["id"]}
+    short_by_pair = {(r["scenario"], r["product"]): r["shortage"] for r in short_rows}
+    explain, kpis["explain"] = explain_table(d, R, short_by_pair, binds.get("budget", False),
+                                             binds.get("storage", False))
+    tables = {"reserve": reserve, "reservations": reservations, "shortage": shortage, "binding": binding,
+              "explain": explain}
     if settings.playout:
         tables["playout"] = playout
     return Extracted(terms, kpis, tables)

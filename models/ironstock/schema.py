@@ -78,8 +78,13 @@ class IronstockSettings(Settings):
     processes: NonNegInt = Field(
         1, description="MPI ranks for the decomposed method (mpiexec -n N); 0 or 1 = in this process, serially.")
     decomposition_gap: Share = Field(
-        1e-5, description="The decomposed method stops when (upper − lower bound) / upper ≤ this.")
+        1e-4, description="The decomposed method stops when (upper − lower bound) / upper ≤ this.")
     max_iterations: NonNegInt = Field(500, description="Most L-shaped iterations of the decomposed method.")
+    elastic: bool = Field(False, description="Make the policy floor (min_cover_periods × baseline_demand) soft: "
+                                             "a plan with shortfall.csv even when the floors do not fit.")
+    shortfall_penalty: dict[str, NonNeg] | None = Field(
+        None, description="EUR per unit short, per table ('products': the policy floor); unset = lexicographic "
+                          "(least shortfall first).")
     bundle_size: NonNegInt = Field(
         0, description="Crisis scenarios per subproblem of the decomposed method; 0 = about 8 subproblems per rank.")
 
@@ -99,6 +104,10 @@ TABLES = {
 def validate(inst: Instance) -> list[Problem]:
     """Rules that span tables, and warnings about data that is valid but probably unintended."""
     problems = []
+    for table in inst.settings.shortfall_penalty or {}:
+        if table != "products":
+            problems.append(Problem(f"'{table}' has no soft rule in ironstock (only 'products': the policy floor)",
+                                    file=str(inst.path) if inst.path else None, field="settings.shortfall_penalty"))
     scenarios = inst["scenarios"]
     total = sum(s.probability for s in scenarios)
     if total > 1 + 1e-9:
