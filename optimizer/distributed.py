@@ -14,12 +14,13 @@ and every task ends as exactly one `Outcome`. Nothing here knows what a task com
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -66,10 +67,15 @@ class Progress:
     failed: int = 0  # tasks finished without a value (after their retry)
     retried: int = 0
     started: float = field(default_factory=time.perf_counter)
+    at: float | None = None  # a snapshot's moment (None: now)
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+        return (self.at or time.perf_counter()) - self.started
+
+    def snapshot(self) -> "Progress":
+        """The counts as they are now, kept as they are (events carry one)."""
+        return dataclasses.replace(self, at=time.perf_counter())
 
     @property
     def seconds_left(self) -> float | None:
@@ -224,7 +230,11 @@ class ProcessPool(Executor):
         return self._pool
 
     def submit(self, task: Task):
-        future = self._ensure_pool().submit(timed_call, task.function, task.args)
+        try:
+            future = self._ensure_pool().submit(timed_call, task.function, task.args)
+        except BrokenProcessPool:  # a worker died since the last hand-over: start a new pool
+            self._restart()
+            future = self._ensure_pool().submit(timed_call, task.function, task.args)
         self._pending.add(future)
         return future
 
@@ -234,7 +244,7 @@ class ProcessPool(Executor):
         self._pending.discard(future)
         try:
             value, seconds = future.result()
-        except BrokenProcessPool as exc:
+        except (BrokenProcessPool, CancelledError) as exc:
             self._restart()
             return future, None, 0.0, f"its worker process stopped ({error_text(exc)})"
         except Exception as exc:
@@ -280,8 +290,10 @@ class DaskCluster(Executor):
             n = workers or os.cpu_count() or 1
             with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                                   "distributed.scheduler.worker-saturation": 1.0}):
+                # only this machine's loopback, on free ports: no clash with other users' clusters
                 self._cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                         dashboard_address=None, silence_logs=40)
+                                                         host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                                         silence_logs=40)
             self.client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
@@ -297,7 +309,7 @@ class DaskCluster(Executor):
                 raise SolveFailure(f"the Dask scheduler at {scheduler} has no worker after "
                                    f"{WORKER_WAIT_SECONDS:.0f}s; start some with `dask worker {scheduler}`") from exc
             self._check_workers()
-        self._ac = distributed.as_completed()
+        self._ac = distributed.as_completed(loop=self.client.loop)
 
     def describe(self) -> str:
         workers = self.client.scheduler_info().get("workers", {})
@@ -401,9 +413,9 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
             outcomes[key].attempts += 1
             running[executor.submit(by_key[key])] = key
 
-    def emit(event: Event) -> None:
+    def emit(kind: str, key: str, **details) -> None:
         if on_event is not None:
-            on_event(event)
+            on_event(Event(kind, key, progress.snapshot(), **details))
 
     hand_over()
     while running:
@@ -414,7 +426,7 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
             outcome.failures.append(error)
             if outcome.attempts <= retries:
                 progress.retried += 1
-                emit(Event("retry", key, progress, error=error))
+                emit("retry", key, error=error)
                 waiting.appendleft(key)  # first in line, so a retried task does not wait behind all
                 hand_over()
                 continue
@@ -423,7 +435,7 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
         else:
             outcome.value, outcome.worker_seconds = value, seconds
         progress.done += 1
-        emit(Event("done", key, progress, outcome=outcome))
+        emit("done", key, outcome=outcome)
         hand_over()
     return outcomes
 
