@@ -30,6 +30,7 @@ INSTANCE = PROJECT / "instances" / "ironstock-nl" / "instance.yaml"
 BUDGETS = "settings.budget=4e6,6e6,8e6,10e6,12e6,14e6,16e6,18e6"
 PENALTIES = "products.ffp2_mask.shortage_penalty=5,8,10,12,15,20,25,30"
 BACKENDS = ("serial", "pool", "dask")
+DEFAULT = ("pool", "dask")  # serial on request: Σ in-worker seconds already gives the solving time
 
 
 def _descendant_cpu() -> float:
@@ -90,13 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=BACKENDS, help="run one back-end here (used by the driver)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--compare", nargs="+", choices=BACKENDS, default=list(DEFAULT),
+                        help="back-ends the driver runs, each in its own subprocess")
     args = parser.parse_args(argv)
     if args.backend:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(measure(args.backend, args.workers, Path(tmp) / "sweep")))
         return
     rows = []
-    for backend in BACKENDS:
+    for backend in args.compare:
         done = subprocess.run([sys.executable, "-m", "benchmarks.sweeps", "--backend", backend,
                                "--workers", str(args.workers)], cwd=PROJECT, capture_output=True, text=True,
                               check=True)

@@ -92,13 +92,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class Event:
-    """Something the caller may show: a task finished (`done`) or is tried again (`retry`)."""
+    """Something the caller may show: a task finished (`done`), is tried again (`retry`), or
+    the cluster says something happened to it (`notice`, e.g. its worker left)."""
 
-    kind: str  # "done" | "retry"
+    kind: str  # "done" | "retry" | "notice"
     key: str
     progress: Progress
     outcome: Outcome | None = None  # for "done"
-    error: str | None = None  # for "retry": what went wrong
+    error: str | None = None  # for "retry" and "notice": what went wrong
     row: dict | None = None  # what the caller made of a finished task (e.g. its sweep.csv row)
 
 
@@ -161,6 +162,11 @@ class Executor(ABC):
 
     @abstractmethod
     def next_done(self) -> tuple[Any, Any, float, str | None]: ...
+
+    def notices(self) -> list[tuple[str, str]]:
+        """(task key, text) of what happened to handed-over tasks without ending them (e.g. a
+        lost worker whose tasks the cluster runs again by itself), since the last call."""
+        return []
 
     def close(self) -> None:
         """Release workers and connections (idempotent)."""
@@ -293,7 +299,7 @@ class DaskCluster(Executor):
                 # only this machine's loopback, on free ports: no clash with other users' clusters
                 self._cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                                          host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                                         silence_logs=40)
+                                                         silence_logs=50)  # losses are reported by run_tasks
             self.client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
@@ -310,6 +316,28 @@ class DaskCluster(Executor):
                                    f"{WORKER_WAIT_SECONDS:.0f}s; start some with `dask worker {scheduler}`") from exc
             self._check_workers()
         self._ac = distributed.as_completed(loop=self.client.loop)
+        self._tasks: dict[str, str] = {}  # Dask key -> task key
+        self._removed: deque[dict] = deque()  # worker-removal events, appended by the client's thread
+        self.client.subscribe_topic("all", self._on_cluster_event)
+
+    def _on_cluster_event(self, event) -> None:
+        _, message = event
+        if isinstance(message, dict) and message.get("action") == "remove-worker":
+            self._removed.append(message)
+
+    def notices(self) -> list[tuple[str, str]]:
+        """A worker left: Dask runs again the results it held (and, when the scheduler allows
+        failures, the tasks it was running) without telling the task's future; say so."""
+        found = []
+        while self._removed:
+            message = self._removed.popleft()
+            worker = message.get("worker", "a worker")
+            for what, keys in (("was solving", message.get("processing-tasks")),
+                               ("held the finished result of", message.get("lost-computed-tasks"))):
+                for key in keys or ():
+                    if key in self._tasks:
+                        found.append((self._tasks[key], f"worker {worker} left; it {what} this task"))
+        return found
 
     def describe(self) -> str:
         workers = self.client.scheduler_info().get("workers", {})
@@ -338,6 +366,7 @@ class DaskCluster(Executor):
     def submit(self, task: Task):
         future = self.client.submit(timed_call, task.function, task.args, key=f"{task.key}-{_token()}",
                                     pure=False)
+        self._tasks[future.key] = task.key
         self._ac.add(future)
         return future
 
@@ -417,9 +446,14 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
         if on_event is not None:
             on_event(Event(kind, key, progress.snapshot(), **details))
 
+    def notify() -> None:
+        for key, text in executor.notices():
+            emit("notice", key, error=text)
+
     hand_over()
     while running:
         handle, value, seconds, error = executor.next_done()
+        notify()
         key = running.pop(handle)
         outcome = outcomes[key]
         if error is not None:
@@ -437,5 +471,6 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
         progress.done += 1
         emit("done", key, outcome=outcome)
         hand_over()
+    notify()
     return outcomes
 
