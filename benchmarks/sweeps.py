@@ -7,11 +7,15 @@ subprocess so that imports and process start-up are counted where they happen:
   pool    the process pool (`--workers 2`, the default back-end);
   dask    a Dask LocalCluster of 2 worker processes (`--scheduler local --workers 2`).
 Figures: wall seconds from the call to sweep.run to its return (cluster or pool start
-included), CPU seconds of this process and of every worker process, the seconds the points
-took inside the workers (sum), and the overhead per point:
-    (wall × workers − Σ in-worker seconds) / points
-i.e. the worker time per point that went to anything but solving (start-up, transfer,
-writing, idle workers at the end).
+included), CPU seconds of this process and of every worker process (nannies and the fork
+server included), the wall and CPU seconds the points took inside the workers (sums), and
+two overheads per point:
+    wall: (wall × workers − Σ in-point wall seconds) / points
+          the worker time per point that went to anything but solving (start-up,
+          transfer, writing, idle workers at the end);
+    CPU:  (CPU of all processes − Σ in-point CPU seconds) / points
+          the work per point spent outside the solves; on a machine shared with other
+          jobs this is the steadier figure.
 """
 
 from __future__ import annotations
@@ -53,11 +57,13 @@ def measure(backend: str, workers: int, out: Path) -> dict:
     from optimizer.distributed import make_executor
 
     in_worker: list[float] = []
+    in_worker_cpu: list[float] = []
     worker_cpu: list[float] = []
 
     def seen(event):
         if event.kind == "done" and event.outcome.ok:
             in_worker.append(event.outcome.worker_seconds)
+            in_worker_cpu.append(event.outcome.worker_cpu_seconds)
 
     start = time.perf_counter()
     if backend == "serial":
@@ -83,7 +89,12 @@ def measure(backend: str, workers: int, out: Path) -> dict:
         "cpu_seconds_main": round(own.ru_utime + own.ru_stime, 2),
         "cpu_seconds_workers": round(worker_cpu[0], 2),
         "in_worker_seconds": round(sum(in_worker), 2),
+        "in_worker_cpu_seconds": round(sum(in_worker_cpu), 2),
         "overhead_per_point": round((wall * used - sum(in_worker)) / points, 3),
+        # CPU spent on anything but the points' own solves (imports, start-up, transfer,
+        # writing, the scheduler), per point: unlike wall time, hardly moved by other load
+        "cpu_overhead_per_point": round((own.ru_utime + own.ru_stime + worker_cpu[0] - sum(in_worker_cpu)) / points,
+                                        3),
     }
 
 
@@ -105,13 +116,14 @@ def main(argv: list[str] | None = None) -> None:
                               check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print("| back-end | workers | points solved | wall s | CPU s (main + workers) | Σ in-worker s | "
-          "overhead per point s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| back-end | workers | points solved | wall s | CPU s (main + workers) | Σ in-point wall s | "
+          "Σ in-point CPU s | overhead per point, wall s | overhead per point, CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['backend']} | {r['workers']} | {r['solved']}/{r['points']} | {r['wall_seconds']:.1f} | "
               f"{r['cpu_seconds_main']:.1f} + {r['cpu_seconds_workers']:.1f} | {r['in_worker_seconds']:.1f} | "
-              f"{r['overhead_per_point']:.3f} |")
+              f"{r['in_worker_cpu_seconds']:.1f} | {r['overhead_per_point']:.3f} | "
+              f"{r['cpu_overhead_per_point']:.3f} |")
 
 
 if __name__ == "__main__":

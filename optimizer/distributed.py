@@ -51,7 +51,8 @@ class Outcome:
     error: str | None = None
     attempts: int = 1
     failures: list[str] = field(default_factory=list)  # the error of every failed try
-    worker_seconds: float = 0.0  # time the successful try took where it ran
+    worker_seconds: float = 0.0  # wall time the successful try took where it ran
+    worker_cpu_seconds: float = 0.0  # CPU time (user+sys) of that try in its worker process
 
     @property
     def ok(self) -> bool:
@@ -119,14 +120,14 @@ class TaskError(RuntimeError):
     this way, whether or not it can be pickled."""
 
 
-def timed_call(function: Callable[..., Any], args: tuple) -> tuple[Any, float]:
-    """Runs on the worker: the task's value and the seconds it took there."""
-    start = time.perf_counter()
+def timed_call(function: Callable[..., Any], args: tuple) -> tuple[Any, tuple[float, float]]:
+    """Runs on the worker: the task's value and the (wall, CPU) seconds it took there."""
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         value = function(*args)
     except Exception as exc:
         raise TaskError(error_text(exc)) from None
-    return value, time.perf_counter() - start
+    return value, (time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def error_text(exc: BaseException) -> str:
@@ -145,7 +146,7 @@ class Executor(ABC):
 
     `slots` is how many tasks are handed over at once (None: all of them, the executor
     queues them itself). `submit` returns a handle; `next_done` blocks until some handed-over
-    task finished and returns (handle, value, seconds on the worker, error text or None).
+    task finished and returns (handle, value, (wall, CPU) seconds on the worker, error text or None).
     """
 
     name: str = "executor"
@@ -195,7 +196,7 @@ class InProcess(Executor):
         try:
             value, seconds = timed_call(task.function, task.args)
         except Exception as exc:  # reported and retried by run_tasks
-            return handle, None, 0.0, error_text(exc)
+            return handle, None, (0.0, 0.0), error_text(exc)
         return handle, value, seconds, None
 
 
@@ -252,9 +253,9 @@ class ProcessPool(Executor):
             value, seconds = future.result()
         except (BrokenProcessPool, CancelledError) as exc:
             self._restart()
-            return future, None, 0.0, f"its worker process stopped ({error_text(exc)})"
+            return future, None, (0.0, 0.0), f"its worker process stopped ({error_text(exc)})"
         except Exception as exc:
-            return future, None, 0.0, error_text(exc)
+            return future, None, (0.0, 0.0), error_text(exc)
         return future, value, seconds, None
 
     def _restart(self) -> None:
@@ -378,7 +379,7 @@ class DaskCluster(Executor):
             text = error_text(exc)
             if type(exc).__name__ == "KilledWorker":
                 text = f"its worker died ({text})"
-            return future, None, 0.0, text
+            return future, None, (0.0, 0.0), text
         finally:
             future.release()
         return future, value, seconds, None
@@ -467,7 +468,8 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
             outcome.error = error
             progress.failed += 1
         else:
-            outcome.value, outcome.worker_seconds = value, seconds
+            outcome.value = value
+            outcome.worker_seconds, outcome.worker_cpu_seconds = seconds
         progress.done += 1
         emit("done", key, outcome=outcome)
         hand_over()
