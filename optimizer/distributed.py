@@ -88,7 +88,7 @@ class Progress:
     def text(self) -> str:
         left = self.seconds_left
         eta = "" if left is None or self.done == self.total else f", ~{_duration(left)} left"
-        return f"[{self.done}/{self.total}] failures {self.failed}{eta}"
+        return f"[{self.done}/{self.total}, failures {self.failed}{eta}]"
 
 
 @dataclass(frozen=True)

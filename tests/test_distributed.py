@@ -118,8 +118,8 @@ def test_progress_counts_and_time_left():
     tasks = [Task(f"t{i}", square, (i,)) for i in range(3)]
     _, events = _run(InProcess(), tasks)
     texts = [e.progress.text() for e in events]
-    assert texts[0].startswith("[1/3] failures 0, ~") and texts[0].endswith("s left")
-    assert texts[-1] == "[3/3] failures 0"
+    assert texts[0].startswith("[1/3, failures 0, ~") and texts[0].endswith("s left]")
+    assert texts[-1] == "[3/3, failures 0]"
 
 
 def test_executor_choice_and_bad_options():
@@ -191,7 +191,7 @@ def test_sweep_on_local_cluster_from_the_cli(write_instance, tmp_path):
     result = CliRunner().invoke(main, ["sweep", str(path), "--set", "settings.budget=100,300,1e6", "--out", str(out),
                                        "--scheduler", "local", "--workers", "2"])
     assert result.exit_code == 0, result.output
-    assert "[3/3] failures 0" in result.output
+    assert "[3/3, failures 0] " in result.output
     frame = pd.read_csv(out / "sweep.csv")
     assert frame["objective"].tolist() == pytest.approx([450, 300, 250])
 
@@ -260,7 +260,7 @@ def test_batch_cli_on_local_cluster(tmp_path):
     result = CliRunner().invoke(main, ["batch", str(folder), "--out", str(out), "--scheduler", "local",
                                        "--workers", "2"])
     assert result.exit_code == 1, result.output  # floor is infeasible
-    assert "[3/3] failures 0" in result.output
+    assert "[3/3, failures 0] " in result.output
     assert pd.read_csv(out / "batch.csv")["status"].tolist() == ["infeasible", "optimal", "optimal"]
 
 
