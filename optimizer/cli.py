@@ -354,8 +354,9 @@ def executor_options(func):
 def _show_event(event) -> None:
     """One progress line per finished or retried task on stderr."""
     progress = event.progress
-    if event.kind == "retry":
-        click.echo(f"{progress.text()} {event.key}: {event.error}; trying once more", err=True)
+    if event.kind in ("retry", "notice"):
+        again = "; trying once more" if event.kind == "retry" else ""
+        click.echo(f"{progress.text()} {event.key}: {event.error}{again}", err=True)
         return
     row = event.row or {}
     objective = f", objective {row['objective']:,.2f}" if isinstance(row.get("objective"), float) else ""

@@ -14,12 +14,13 @@ and every task ends as exactly one `Outcome`. Nothing here knows what a task com
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -50,7 +51,8 @@ class Outcome:
     error: str | None = None
     attempts: int = 1
     failures: list[str] = field(default_factory=list)  # the error of every failed try
-    worker_seconds: float = 0.0  # time the successful try took where it ran
+    worker_seconds: float = 0.0  # wall time the successful try took where it ran
+    worker_cpu_seconds: float = 0.0  # CPU time (user+sys) of that try in its worker process
 
     @property
     def ok(self) -> bool:
@@ -66,10 +68,15 @@ class Progress:
     failed: int = 0  # tasks finished without a value (after their retry)
     retried: int = 0
     started: float = field(default_factory=time.perf_counter)
+    at: float | None = None  # a snapshot's moment (None: now)
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+        return (self.at or time.perf_counter()) - self.started
+
+    def snapshot(self) -> "Progress":
+        """The counts as they are now, kept as they are (events carry one)."""
+        return dataclasses.replace(self, at=time.perf_counter())
 
     @property
     def seconds_left(self) -> float | None:
@@ -81,18 +88,19 @@ class Progress:
     def text(self) -> str:
         left = self.seconds_left
         eta = "" if left is None or self.done == self.total else f", ~{_duration(left)} left"
-        return f"[{self.done}/{self.total}] failures {self.failed}{eta}"
+        return f"[{self.done}/{self.total}, failures {self.failed}{eta}]"
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something the caller may show: a task finished (`done`) or is tried again (`retry`)."""
+    """Something the caller may show: a task finished (`done`), is tried again (`retry`), or
+    the cluster says something happened to it (`notice`, e.g. its worker left)."""
 
-    kind: str  # "done" | "retry"
+    kind: str  # "done" | "retry" | "notice"
     key: str
     progress: Progress
     outcome: Outcome | None = None  # for "done"
-    error: str | None = None  # for "retry": what went wrong
+    error: str | None = None  # for "retry" and "notice": what went wrong
     row: dict | None = None  # what the caller made of a finished task (e.g. its sweep.csv row)
 
 
@@ -112,14 +120,14 @@ class TaskError(RuntimeError):
     this way, whether or not it can be pickled."""
 
 
-def timed_call(function: Callable[..., Any], args: tuple) -> tuple[Any, float]:
-    """Runs on the worker: the task's value and the seconds it took there."""
-    start = time.perf_counter()
+def timed_call(function: Callable[..., Any], args: tuple) -> tuple[Any, tuple[float, float]]:
+    """Runs on the worker: the task's value and the (wall, CPU) seconds it took there."""
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         value = function(*args)
     except Exception as exc:
         raise TaskError(error_text(exc)) from None
-    return value, time.perf_counter() - start
+    return value, (time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def error_text(exc: BaseException) -> str:
@@ -138,7 +146,7 @@ class Executor(ABC):
 
     `slots` is how many tasks are handed over at once (None: all of them, the executor
     queues them itself). `submit` returns a handle; `next_done` blocks until some handed-over
-    task finished and returns (handle, value, seconds on the worker, error text or None).
+    task finished and returns (handle, value, (wall, CPU) seconds on the worker, error text or None).
     """
 
     name: str = "executor"
@@ -155,6 +163,11 @@ class Executor(ABC):
 
     @abstractmethod
     def next_done(self) -> tuple[Any, Any, float, str | None]: ...
+
+    def notices(self) -> list[tuple[str, str]]:
+        """(task key, text) of what happened to handed-over tasks without ending them (e.g. a
+        lost worker whose tasks the cluster runs again by itself), since the last call."""
+        return []
 
     def close(self) -> None:
         """Release workers and connections (idempotent)."""
@@ -183,7 +196,7 @@ class InProcess(Executor):
         try:
             value, seconds = timed_call(task.function, task.args)
         except Exception as exc:  # reported and retried by run_tasks
-            return handle, None, 0.0, error_text(exc)
+            return handle, None, (0.0, 0.0), error_text(exc)
         return handle, value, seconds, None
 
 
@@ -224,7 +237,11 @@ class ProcessPool(Executor):
         return self._pool
 
     def submit(self, task: Task):
-        future = self._ensure_pool().submit(timed_call, task.function, task.args)
+        try:
+            future = self._ensure_pool().submit(timed_call, task.function, task.args)
+        except BrokenProcessPool:  # a worker died since the last hand-over: start a new pool
+            self._restart()
+            future = self._ensure_pool().submit(timed_call, task.function, task.args)
         self._pending.add(future)
         return future
 
@@ -234,11 +251,11 @@ class ProcessPool(Executor):
         self._pending.discard(future)
         try:
             value, seconds = future.result()
-        except BrokenProcessPool as exc:
+        except (BrokenProcessPool, CancelledError) as exc:
             self._restart()
-            return future, None, 0.0, f"its worker process stopped ({error_text(exc)})"
+            return future, None, (0.0, 0.0), f"its worker process stopped ({error_text(exc)})"
         except Exception as exc:
-            return future, None, 0.0, error_text(exc)
+            return future, None, (0.0, 0.0), error_text(exc)
         return future, value, seconds, None
 
     def _restart(self) -> None:
@@ -280,8 +297,10 @@ class DaskCluster(Executor):
             n = workers or os.cpu_count() or 1
             with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                                   "distributed.scheduler.worker-saturation": 1.0}):
+                # only this machine's loopback, on free ports: no clash with other users' clusters
                 self._cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                         dashboard_address=None, silence_logs=40)
+                                                         host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                                         silence_logs=50)  # losses are reported by run_tasks
             self.client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
@@ -297,7 +316,29 @@ class DaskCluster(Executor):
                 raise SolveFailure(f"the Dask scheduler at {scheduler} has no worker after "
                                    f"{WORKER_WAIT_SECONDS:.0f}s; start some with `dask worker {scheduler}`") from exc
             self._check_workers()
-        self._ac = distributed.as_completed()
+        self._ac = distributed.as_completed(loop=self.client.loop)
+        self._tasks: dict[str, str] = {}  # Dask key -> task key
+        self._removed: deque[dict] = deque()  # worker-removal events, appended by the client's thread
+        self.client.subscribe_topic("all", self._on_cluster_event)
+
+    def _on_cluster_event(self, event) -> None:
+        _, message = event
+        if isinstance(message, dict) and message.get("action") == "remove-worker":
+            self._removed.append(message)
+
+    def notices(self) -> list[tuple[str, str]]:
+        """A worker left: Dask runs again the results it held (and, when the scheduler allows
+        failures, the tasks it was running) without telling the task's future; say so."""
+        found = []
+        while self._removed:
+            message = self._removed.popleft()
+            worker = message.get("worker", "a worker")
+            for what, keys in (("was solving", message.get("processing-tasks")),
+                               ("held the finished result of", message.get("lost-computed-tasks"))):
+                for key in keys or ():
+                    if key in self._tasks:
+                        found.append((self._tasks[key], f"worker {worker} left; it {what} this task"))
+        return found
 
     def describe(self) -> str:
         workers = self.client.scheduler_info().get("workers", {})
@@ -326,6 +367,7 @@ class DaskCluster(Executor):
     def submit(self, task: Task):
         future = self.client.submit(timed_call, task.function, task.args, key=f"{task.key}-{_token()}",
                                     pure=False)
+        self._tasks[future.key] = task.key
         self._ac.add(future)
         return future
 
@@ -337,7 +379,7 @@ class DaskCluster(Executor):
             text = error_text(exc)
             if type(exc).__name__ == "KilledWorker":
                 text = f"its worker died ({text})"
-            return future, None, 0.0, text
+            return future, None, (0.0, 0.0), text
         finally:
             future.release()
         return future, value, seconds, None
@@ -401,29 +443,36 @@ def run_tasks(executor: Executor, tasks: list[Task], on_event: Callable[[Event],
             outcomes[key].attempts += 1
             running[executor.submit(by_key[key])] = key
 
-    def emit(event: Event) -> None:
+    def emit(kind: str, key: str, **details) -> None:
         if on_event is not None:
-            on_event(event)
+            on_event(Event(kind, key, progress.snapshot(), **details))
+
+    def notify() -> None:
+        for key, text in executor.notices():
+            emit("notice", key, error=text)
 
     hand_over()
     while running:
         handle, value, seconds, error = executor.next_done()
+        notify()
         key = running.pop(handle)
         outcome = outcomes[key]
         if error is not None:
             outcome.failures.append(error)
             if outcome.attempts <= retries:
                 progress.retried += 1
-                emit(Event("retry", key, progress, error=error))
+                emit("retry", key, error=error)
                 waiting.appendleft(key)  # first in line, so a retried task does not wait behind all
                 hand_over()
                 continue
             outcome.error = error
             progress.failed += 1
         else:
-            outcome.value, outcome.worker_seconds = value, seconds
+            outcome.value = value
+            outcome.worker_seconds, outcome.worker_cpu_seconds = seconds
         progress.done += 1
-        emit(Event("done", key, progress, outcome=outcome))
+        emit("done", key, outcome=outcome)
         hand_over()
+    notify()
     return outcomes
 

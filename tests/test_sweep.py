@@ -51,6 +51,7 @@ def test_budget_curve_with_parallel_workers(runner, write_instance, tmp_path):
     assert list(frame["status"]) == ["optimal"] * 3
     assert list(frame["objective"]) == pytest.approx([450, 300, 250])
     assert list(frame["budget_marginal_value"]) == pytest.approx([1.0, 0.5, 0.0])
+    assert list(frame["reserve.mask"]) == pytest.approx([50, 150, 200]), "the model's decision column"
     assert list(frame["holding"] + frame["reservation"] + frame["writeoff"] + frame["shortage"]) == \
         pytest.approx(list(frame["objective"]))
     for col in ("point", "mip_gap", "expected_shortage_units", "budget_used", "reason"):
@@ -109,13 +110,17 @@ def test_infeasible_point_is_a_row_and_exit_code_1(runner, write_instance, tmp_p
 
 
 def test_sweep_works_for_other_models(write_instance, tmp_path):
-    """sourcing, a composite-key row: offer A/mask at 3 or 4 EUR for 10 units -> 30 / 40."""
+    """sourcing, a composite-key row: offer A/mask at 3 or 4 EUR for 10 units against B's 3.5.
+    At 3 all 10 units go to A (30 EUR), at 4 all to B (35 EUR): the share columns say so."""
     doc = {"kind": "sourcing", "products": [{"id": "mask", "demand": 10}],
-           "suppliers": [{"id": "A", "region": "EU"}],
-           "offers": [{"supplier": "A", "product": "mask", "unit_price": 1}]}
+           "suppliers": [{"id": "A", "region": "EU"}, {"id": "B", "region": "EU"}],
+           "offers": [{"supplier": "A", "product": "mask", "unit_price": 1},
+                      {"supplier": "B", "product": "mask", "unit_price": 3.5}]}
     path = write_instance(doc)
     result = sweep.run(path, ["offers.A/mask.unit_price=3,4"], tmp_path / "src", workers=1)
-    assert result.frame["objective"].tolist() == pytest.approx([30, 40])
+    assert result.frame["objective"].tolist() == pytest.approx([30, 35])
+    assert result.frame["share.A"].tolist() == pytest.approx([1, 0])
+    assert result.frame["share.B"].tolist() == pytest.approx([0, 1])
     assert (tmp_path / "src" / "offers.A_mask.unit_price=3" / "awards.csv").is_file()
 
 
@@ -164,3 +169,19 @@ def test_sweep_help(runner):
     result = runner.invoke(main, ["sweep", "--help"])
     assert result.exit_code == 0
     assert "--set PATH=V1,V2,..." in result.output and "--workers" in result.output
+
+
+def test_allocation_decision_columns(write_instance, tmp_path):
+    """H (region R) needs 100 masks, N (region S) 50. Supply 90: max-min fills both at
+    90 / 150 = 0.6; supply 150 fills both needs, 1.0 in each region."""
+    doc = {"kind": "allocation", "periods": 1,
+           "institutions": [{"id": "H", "sector": "cure", "type": "hospital", "region": "R", "priority": 1},
+                            {"id": "N", "sector": "care", "type": "nursing_home", "region": "S", "priority": 1}],
+           "needs": [{"institution": "H", "product": "m", "period": 0, "need": 100},
+                     {"institution": "N", "product": "m", "period": 0, "need": 50}],
+           "supply": [{"product": "m", "period": 0, "quantity": 90}],
+           "products": [{"id": "m"}]}
+    path = write_instance(doc)
+    result = sweep.run(path, ["supply.*.quantity=90,150"], tmp_path / "alloc", workers=1)
+    assert result.frame["fill_rate.R"].tolist() == pytest.approx([0.6, 1.0])
+    assert result.frame["fill_rate.S"].tolist() == pytest.approx([0.6, 1.0])
