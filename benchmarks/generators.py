@@ -252,7 +252,7 @@ def allocation(size: str, seed: int = 1):
     dims = SIZES["allocation"][size]
     rng = random.Random(f"allocation-{size}-{seed}")
     n_i, n_p, T = dims["institutions"], dims["products"], dims["periods"]
-    n_r = {"small": 3, "medium": 6, "large": 12, "national": 25}[size]
+    n_r = {"small": 3, "medium": 6, "large": 11, "national": 11}[size]  # the 11 acute-care regions at scale
 
     kinds = [  # type, sector, share, priority, weekly need range
         ("hospital", "cure", 0.05, 2, (500, 5000)),
@@ -295,11 +295,11 @@ def allocation(size: str, seed: int = 1):
         for t in range(T):
             q = weekly[k][t] * rng.uniform(0.4, 0.8) + (reserve if t == 0 else 0)
             supply.append({"product": prod["id"], "period": t, "quantity": round(q)})
-    region_rows = [{"id": r, "capacity": round(max(region_week[r]) * rng.uniform(0.9, 1.2)),
+    region_rows = [{"id": r, "capacity": round(max(region_week[r]) * rng.uniform(0.55, 0.85)),  # binds in the peak weeks
                     "cost_per_unit": _r(rng.uniform(0.05, 0.5), 3)} for r in regions]
     doc = {"kind": "allocation", "name": f"bench-allocation-{size}",
            "description": f"benchmark instance, allocation {size} (seed {seed})", "periods": T,
-           "settings": {"care_cure_parity": 0.9, "max_delivery_periods": 1.43, "fairness": "maxmin"}}
+           "settings": {"care_cure_parity": 0.9, "max_delivery_periods": 1.43}}  # fairness: the default, leximin
     tables = {"institutions": institutions, "products": products, "regions": region_rows, "needs": needs,
               "stocks": stocks, "supply": supply}
     return doc, tables

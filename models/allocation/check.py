@@ -2,8 +2,11 @@
 
 Re-verifies every rule (whole packs, central and institution stocks never negative,
 use ≤ need, region capacity, anti-hoarding cap, care/cure parity), recomputes the fill
-rates, the weighted shortage and the transport cost from `deliveries` and `usage`, and
-re-runs the baseline rule to confirm the baseline figures.
+rates, the weighted shortage and the transport cost from `deliveries` and `usage`, every
+column of `usage`, the KPIs of the summary, the leximin levels (every pair within one pack
+of its level, the pair counts, and the unused part of each limit said to hold a level),
+and re-runs the baseline rule to confirm the baseline figures. A result table that the
+summary lists, or that every allocation result has, is required.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .data import AllocationData, baseline
 
 NEEDED = {
     "deliveries": ["period", "institution", "product", "packs", "units"],
-    "usage": ["period", "institution", "product", "need", "delivery", "use"],
+    "usage": ["period", "institution", "product", "need", "delivery", "use", "shortage", "stock"],
     "fill": ["institution", "product", "need", "use", "shortage", "fill_rate", "sector", "type", "region",
              "baseline_use"],
     "central": ["product", "period", "stock"],
@@ -29,6 +32,8 @@ NEEDED = {
     "regions": ["region", "product", "fill_rate"],
     "comparison": ["plan", "min_fill_rate", "weighted_shortage", "fill_rate_cure", "fill_rate_care",
                    "transport_cost"],
+    "steps": ["step", "status"],
+    "levels": ["level", "fill_rate", "pairs", "proof", "limit", "product", "region", "period", "slack"],
 }
 
 
@@ -52,11 +57,17 @@ def _same(reported, expected, magnitude: float = 1.0) -> bool:
 
 def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> list[str]:
     out = require_tables(tables, NEEDED)
+    for listed in summary.get("tables") or []:
+        name = str(listed).removesuffix(".csv")
+        if name not in tables:
+            out.append(f"missing result table {name}.csv (listed in summary.json)")
     if out:
         return out
     d = AllocationData(inst)
     kpis = summary.get("kpis") or {}
     out += _check_plan(d, tables, kpis, summary)
+    out += _check_kpis(d, tables, kpis)
+    out += _check_levels(d, tables, kpis)
     return out[:200]
 
 
@@ -107,7 +118,8 @@ def _check_plan(d: AllocationData, tables, kpis: dict, summary: dict) -> list[st
 
     # -- usage: use within need, deliveries as in the deliveries table --------------------------
     u: dict[tuple[str, str, int], float] = {}
-    us = numeric(tables["usage"], "need", "delivery", "use")
+    usage_stock: dict[tuple[str, str, int], float] = {}
+    us = numeric(tables["usage"], "need", "delivery", "use", "shortage", "stock")
     for r in us.itertuples(index=False):
         t = _period(r.period, d)
         if r.institution not in d.institutions or r.product not in d.products or t is None:
@@ -124,7 +136,10 @@ def _check_plan(d: AllocationData, tables, kpis: dict, summary: dict) -> list[st
             out.append(f"usage {key}: use {r.use:g} outside [0, need {need:g}]")
         if not close(r.delivery, x.get(key, 0.0), tol(r.delivery)):
             out.append(f"usage {key}: delivery {r.delivery:g} but deliveries.csv has {x.get(key, 0.0):g}")
+        if not close(r.shortage, need - r.use, tol(need)):
+            out.append(f"usage {key}: shortage {r.shortage:g} but need − use is {need - r.use:g}")
         u[key] = float(r.use)
+        usage_stock[key] = float(r.stock)
 
     # -- institution stock never negative -----------------------------------------------------
     touched = {(i, p) for (i, p, _) in x} | {(i, p) for (i, p, _) in u}
@@ -140,6 +155,9 @@ def _check_plan(d: AllocationData, tables, kpis: dict, summary: dict) -> list[st
         scale = stock + sum(xs.values())
         for t in range(T):
             stock += xs.get(t, 0.0) - uu.get(t, 0.0)
+            rep = usage_stock.get((key[0], key[1], t))
+            if rep is not None and not close(rep, stock, tol(scale)):
+                out.append(f"usage ({key[0]}, {key[1]}, {t}): stock {rep:g}, recomputed {stock:,.4f}")
             if stock < -tol(scale):
                 out.append(f"{key[0]} uses more {key[1]} than it holds in period {t} (stock {stock:,.4f})")
                 break
@@ -321,4 +339,129 @@ def _check_plan(d: AllocationData, tables, kpis: dict, summary: dict) -> list[st
         if eff_w > weighted + slack:
             out.append(f"the efficient plan's weighted shortage {eff_w:g} exceeds the fair plan's {weighted:g}: "
                        "it only minimises shortage, so it cannot be worse")
+    return out
+
+
+def _check_kpis(d: AllocationData, tables, kpis: dict) -> list[str]:
+    """The KPIs not covered by the plan check, recomputed from the (checked) tables."""
+    out = []
+    fill = numeric(tables["fill"], "need", "use")
+    need, used = float(fill["need"].sum()), float(fill["use"].sum())
+    delivered = float(numeric(tables["deliveries"], "units")["units"].sum())
+    comp = {r["plan"]: r for r in tables["comparison"].to_dict("records")}
+    base = baseline(d)
+
+    def sector_rate(sector):
+        keys = [k for k in d.pairs if d.institutions[k[0]].sector == sector]
+        n = sum(d.total_need[k] for k in keys)
+        return sum(base.use_of(k) for k in keys) / n if n > 0 else None
+
+    expect = {
+        "fill_rate": (used / need if need > 0 else None, 1.0),
+        "units_needed": (need, need),
+        "units_used": (used, need),
+        "units_delivered": (delivered, delivered),
+        "baseline_fill_rate_cure": (sector_rate("cure"), 1.0),
+        "baseline_fill_rate_care": (sector_rate("care"), 1.0),
+        "efficient_weighted_shortage": (_num(comp.get("efficient", {}).get("weighted_shortage")), need),
+    }
+    for name, (value, mag) in expect.items():
+        if name not in kpis:
+            out.append(f"kpis lack '{name}'")
+        elif not _same(kpis[name], value, mag):
+            out.append(f"kpi {name}: summary {kpis[name]}, recomputed {value}")
+    if kpis.get("fairness") != d.settings.fairness:
+        out.append(f"kpi fairness {kpis.get('fairness')!r} but the instance says {d.settings.fairness!r}")
+    if kpis.get("pack_method") != d.settings.pack_method:
+        out.append(f"kpi pack_method {kpis.get('pack_method')!r} but the instance says {d.settings.pack_method!r}")
+    return out
+
+
+def _check_levels(d: AllocationData, tables, kpis: dict) -> list[str]:
+    """Leximin levels: numbering, pair counts, every pair within one pack of its level, the limits' slack."""
+    out: list[str] = []
+    lv = numeric(tables["levels"], "level", "fill_rate", "pairs", "slack")
+    fill = numeric(tables["fill"], "fill_rate", "level", "level_fill_rate") if "level" in tables["fill"] else None
+    if d.settings.fairness != "leximin":
+        if len(lv):
+            out.append(f"levels.csv has rows but fairness is {d.settings.fairness}")
+        if kpis.get("levels"):
+            out.append(f"kpi levels is set but fairness is {d.settings.fairness}")
+        return out
+    if fill is None:
+        return ["fill.csv lacks the column level (fairness leximin)"]
+    value: dict[int, float] = {}
+    pairs: dict[int, int] = {}
+    for r in lv.itertuples(index=False):
+        if not (r.level == r.level) or not float(r.level).is_integer():
+            out.append(f"levels.csv: level {r.level} is not a whole number")
+            continue
+        n = int(r.level)
+        if n in value and (not close(value[n], r.fill_rate, 1e-12) or pairs[n] != r.pairs):
+            out.append(f"levels.csv: level {n} has two different fill rates or pair counts")
+        value[n], pairs[n] = float(r.fill_rate), int(r.pairs)
+    if d.pairs and sorted(value) != list(range(1, len(value) + 1)):
+        out.append(f"levels.csv: levels {sorted(value)} are not numbered 1..{len(value)}")
+    ordered = [value[n] for n in sorted(value)]
+    if any(b < a - 1e-9 for a, b in zip(ordered, ordered[1:])):
+        out.append("levels.csv: the level fill rates are not increasing")
+    counted: dict[int, int] = {}
+    for r in fill.itertuples(index=False):
+        key = (r.institution, r.product)
+        if key not in d.total_need:
+            continue
+        n = int(r.level) if r.level == r.level else None
+        if n not in value:
+            out.append(f"fill {key}: level {r.level} is not in levels.csv")
+            continue
+        counted[n] = counted.get(n, 0) + 1
+        if not close(r.level_fill_rate, value[n], 1e-9):
+            out.append(f"fill {key}: level_fill_rate {r.level_fill_rate} but level {n} is {value[n]}")
+        if d.settings.pack_method == "exact":
+            # within one pack of the level (the floors may have been lowered: the steps table says so)
+            slack = d.pack[key[1]] / d.total_need[key] + 1e-6
+            lowered = "steps" in tables and tables["steps"]["note"].astype(str).str.contains("floors").any()
+            if r.fill_rate < value[n] - slack and not lowered:
+                out.append(f"fill {key}: fill rate {r.fill_rate:.6f} is more than one pack below its level "
+                           f"{value[n]:.6f}")
+    for n, count in pairs.items():
+        if counted.get(n, 0) != count:
+            out.append(f"levels.csv: level {n} holds {count} pairs but fill.csv puts {counted.get(n, 0)} there")
+    # the unused part of each limit said to hold a level, from the checked tables
+    central = {(r.product, int(r.period)): r.stock for r in numeric(tables["central"], "period", "stock").itertuples()}
+    transport = {(r.region, int(r.period)): (r.capacity, r.units)
+                 for r in numeric(tables["transport"], "period", "capacity", "units").itertuples()}
+    sectors = {(r.sector, r.product): r.fill_rate for r in numeric(tables["sectors"], "fill_rate").itertuples()}
+    for r in lv.itertuples(index=False):
+        expected = None
+        if r.limit == "central_supply":
+            expected = central.get((r.product, int(float(r.period))))
+        elif r.limit == "region_capacity":
+            cap, units = transport.get((r.region, int(float(r.period))), (None, None))
+            expected = None if cap is None or cap != cap else cap - units
+        elif r.limit == "parity" and d.settings.care_cure_parity is not None:
+            care, cure = sectors.get(("care", r.product)), sectors.get(("cure", r.product))
+            expected = None if care is None or cure is None else care - d.settings.care_cure_parity * cure
+        elif r.limit not in ("delivery_cap", "need_met", "no_delivery_in_time", "earlier_levels", ""):
+            out.append(f"levels.csv: unknown limit {r.limit!r}")
+            continue
+        if expected is None:
+            if r.slack == r.slack:
+                out.append(f"levels.csv: level {r.level} {r.limit} has slack {r.slack} where none is defined")
+        elif not (r.slack == r.slack) or not close(r.slack, expected, tol(expected)):
+            out.append(f"levels.csv: level {r.level} {r.limit} {r.product}{r.region} {r.period}: slack {r.slack}, "
+                       f"recomputed {expected:g}")
+    got = kpis.get("levels")
+    if not isinstance(got, list) or len(got) != len(value):
+        out.append(f"kpi levels should list {len(value)} levels")
+    else:
+        for item in got:
+            n = item.get("level") if isinstance(item, dict) else None
+            if n not in value or not _same(item.get("fill_rate"), value[n]) or item.get("pairs") != pairs[n]:
+                out.append(f"kpi levels: {item} differs from levels.csv")
+    ex = kpis.get("explain") or {}
+    if value and (ex.get("levels") != len(value) or not _same(ex.get("lowest_fill_rate"), value[1])):
+        out.append("kpi explain: levels / lowest_fill_rate differ from levels.csv")
+    if value and "lp_min_fill_rate" in kpis and not _same(kpis["lp_min_fill_rate"], value[1]):
+        out.append(f"kpi lp_min_fill_rate {kpis['lp_min_fill_rate']} but level 1 is {value[1]}")
     return out

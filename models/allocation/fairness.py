@@ -221,7 +221,7 @@ def maxmin_exact(kept: KeptModel, M: AllocationMatrix, z_lp: float, deadline: fl
     may sit between two such values, so the last interval is halved down to 1e-6.
     """
     kept.set_objective(np.zeros(M.num_cols))
-    kept.set_integer(np.arange(M.K), True)
+    M.set_whole_packs(kept, True)
     seconds, tests = 0.0, 0
     best, lo = None, 0.0
     f = slice(M.col_f, M.col_f + M.P)

@@ -291,7 +291,7 @@ def _whole_step(kept: KeptModel, M: AllocationMatrix, cost: np.ndarray, offset: 
     """
     Y = np.arange(M.K)
     kept.set_objective(cost, offset)
-    kept.set_integer(Y, False)
+    M.set_whole_packs(kept, False)
     kept.set_time_limit(None if until is None else max(0.0, until - time.perf_counter()))
     lp = kept.run(mip=False)
     seconds, runs = lp.seconds, 1
@@ -317,12 +317,12 @@ def _whole_step(kept: KeptModel, M: AllocationMatrix, cost: np.ndarray, offset: 
     elif lp.status == Status.INFEASIBLE:
         out = lp
     else:
-        kept.set_integer(Y, True)
+        M.set_whole_packs(kept, True)
         if best is not None:
             kept.set_start(best)
         kept.set_time_limit(None if until is None else max(0.0, until - time.perf_counter()))
         mip = kept.run(mip=True)
-        kept.set_integer(Y, False)
+        M.set_whole_packs(kept, False)
         seconds += mip.seconds
         runs += 1
         if mip.status.has_solution and (best is None or value(mip.col_value) <= value(best)):

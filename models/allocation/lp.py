@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import EPS, AllocationData, whole_packs
+from .data import EPS, AllocationData
 
 INF = math.inf
 
@@ -70,12 +70,13 @@ class AllocationMatrix:
                 continue
             remaining = sum(row[start:])
             for t in range(start, d.last_need(key) + 1):
-                by_supply = whole_packs(d.cumulative_supply[p][t], pack)
-                by_need = int(math.ceil(remaining / pack - EPS))
-                by_cap = whole_packs(cap * row[t], pack) if cap is not None else None
+                # in packs, fractional: the LP's packs are real numbers; Y integer rounds them down
+                by_supply = d.cumulative_supply[p][t] / pack
+                by_need = float(math.ceil(remaining / pack - EPS))
+                by_cap = cap * row[t] / pack if cap is not None else None
                 remaining -= row[t]
                 b = min(by_supply, by_need, by_cap if by_cap is not None else by_supply)
-                if b <= 0:
+                if b <= EPS:
                     continue
                 why = (CAP, p, None, t) if by_cap is not None and b == by_cap else \
                     (NEED, p, None, None) if b == by_need else (SUPPLY, p, None, t)
@@ -356,3 +357,14 @@ class AllocationMatrix:
             v[self.col_f + n] = min(total.get(key, 0.0) / self.N[n], self.fmax[n])
         v[self.col_z] = float(v[self.col_f:self.col_f + self.P].min()) if self.P else 0.0
         return v
+
+    def set_whole_packs(self, kept, on: bool) -> None:
+        """Switch the Y columns of a kept model between whole packs and fractional packs.
+
+        With whole packs their upper bounds are rounded down first: HiGHS rejects an integer
+        column whose bound is fractional (it reported such a model infeasible).
+        """
+        Y = np.arange(self.K)
+        upper = np.floor(self.col_upper[:self.K] + 1e-9) if on else self.col_upper[:self.K]
+        kept.set_col_bounds(Y, np.zeros(self.K), upper)
+        kept.set_integer(Y, on)
