@@ -552,6 +552,60 @@ def test_checker_rejects_a_wrong_objective_term(solved):
     assert "objective term purchase" in output and "objective term award" in output
 
 
+@pytest.fixture
+def solved_at_risk(write_instance, tmp_path):
+    """risk_weight 0.4: A (Asia, 1.00) carries all 100; in scenario 'stop' (p 0.5) Asia
+    delivers nothing, so 100 units are lost: objective 100 + 0.4·0.5·100·2 = 140."""
+    path = write_instance(_risk_doc(0.4))
+    out = tmp_path / "risk"
+    assert CliRunner().invoke(main, ["solve", str(path), "--out", str(out)]).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())["objective"] == pytest.approx(140)
+    assert _violations(path, out)[0] == 0
+    return path, out
+
+
+def test_checker_rejects_lost_units_set_to_zero(solved_at_risk):
+    path, out = solved_at_risk
+    table = out / "scenarios.csv"
+    text = table.read_text()
+    assert "stop,0.5,p,100.0,0.0,100.0," in text
+    table.write_text(text.replace("stop,0.5,p,100.0,0.0,100.0,", "stop,0.5,p,100.0,0.0,0.0,"))
+    code, output = _violations(path, out)
+    assert code == 1
+    assert "scenarios.csv row stop, p: lost is '0.0', the plan gives 100.0" in output
+
+
+def test_checker_rejects_an_awarded_flag_flipped(solved_at_risk):
+    path, out = solved_at_risk
+    table = out / "suppliers.csv"
+    text = table.read_text()
+    assert "A,Asia,True," in text
+    table.write_text(text.replace("A,Asia,True,", "A,Asia,False,"))
+    code, output = _violations(path, out)
+    assert code == 1
+    assert "suppliers.csv row A: awarded is 'False', the plan gives True" in output
+
+
+@pytest.mark.parametrize("kpi", ["units_bought", "expected_units_lost", "awards", "average_unit_price"])
+def test_checker_rejects_a_doubled_kpi(solved_at_risk, kpi):
+    path, out = solved_at_risk
+    summary = json.loads((out / "summary.json").read_text())
+    summary["kpis"][kpi] *= 2
+    (out / "summary.json").write_text(json.dumps(summary))
+    code, output = _violations(path, out)
+    assert code == 1
+    assert f"kpi {kpi} is" in output
+
+
+@pytest.mark.parametrize("table", ["awards", "products", "suppliers", "regions", "scenarios", "surge"])
+def test_checker_rejects_a_missing_result_table(solved_at_risk, table):
+    path, out = solved_at_risk
+    (out / f"{table}.csv").unlink()
+    code, output = _violations(path, out)
+    assert code == 1
+    assert f"missing result table {table}.csv" in output
+
+
 def test_checker_rejects_surge_without_an_award(write_instance, tmp_path):
     doc = _risk_doc(1.0)
     doc["offers"][0].update(surge_capacity=50, award_cost=1)  # A is dearer in risk, so gets no award
