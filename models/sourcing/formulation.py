@@ -27,7 +27,7 @@ def tier_segments(d: SourcingData) -> dict[tuple[str, str, int], tuple[float, fl
     for key, rows in d.tiers.items():
         if len(rows) < 2:
             continue
-        up = d.upper(key)
+        up = d.award_bound(key)
         for k, t in enumerate(rows):
             if t.min_quantity > up:
                 break
@@ -63,7 +63,7 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     paid_suppliers = [s for s, sup in d.suppliers.items() if sup.fixed_cost > 0 and d.offers_of_supplier[s]]
     short = [p for p, prod in d.products.items() if prod.shortage_penalty is not None]
 
-    m.x = pyo.Var(offers, domain=pyo.NonNegativeReals, bounds=lambda _, s, p: (0, d.upper((s, p))))
+    m.x = pyo.Var(offers, domain=pyo.NonNegativeReals, bounds=lambda _, s, p: (0, d.award_bound((s, p))))
     m.y = pyo.Var(offers, domain=pyo.Binary)
     m.z = pyo.Var(paid_suppliers, domain=pyo.Binary)
     m.u = pyo.Var(short, domain=pyo.NonNegativeReals, bounds=lambda _, p: (0, d.products[p].demand))
@@ -83,7 +83,7 @@ def build(inst: Instance) -> pyo.ConcreteModel:
         return sum(m.x[o] for o in d.offers_of_product[p]) + (m.u[p] if p in m.u else 0) == d.products[p].demand
 
     m.demand = pyo.Constraint(list(d.products), rule=demand_rule)
-    m.award_max = pyo.Constraint(offers, rule=lambda _, s, p: m.x[s, p] <= d.upper((s, p)) * m.y[s, p])
+    m.award_max = pyo.Constraint(offers, rule=lambda _, s, p: m.x[s, p] <= d.award_bound((s, p)) * m.y[s, p])
     with_min = [o for o in offers if d.lower(o) > 0]
     m.award_min = pyo.Constraint(with_min, rule=lambda _, s, p: m.x[s, p] >= d.lower((s, p)) * m.y[s, p])
     capped = [s for s, sup in d.suppliers.items() if sup.capacity is not None and d.offers_of_supplier[s]]
