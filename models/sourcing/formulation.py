@@ -191,8 +191,13 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     m = build(inst)
     timings = {"build": time.perf_counter() - start, "handoff": 0.0, "solve": 0.0}
 
+    deadline = start + options.time_limit if options.time_limit is not None else None
+
     def step(label, **kw) -> Solution:
-        sol = solve_step(m, options, label, **kw)
+        opts = options
+        if deadline is not None:  # a re-solve gets what is left of the time limit
+            opts = dataclasses.replace(options, time_limit=max(0.0, deadline - time.perf_counter()))
+        sol = solve_step(m, opts, label, **kw)
         timings["handoff"] += sol.handoff_seconds
         timings["solve"] += sol.solve_seconds
         return sol
@@ -204,10 +209,15 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
         tops = rising_tops(m)
         if not tops:
             break
-        repaired = _below_rising_tops(m, tops, sol, options)
+        repaired = _below_rising_tops(m, sol, options)
         if repaired is not None:
+            timings["repair"] = repaired.solve_seconds - sol.solve_seconds
             sol = repaired
             break
+        if deadline is not None and time.perf_counter() >= deadline:
+            sol = dataclasses.replace(sol, status=Status.ERROR, objective=None,
+                                      model_status="time limit reached while cutting off a tier choice")
+            return failed(inst, sol, diagnose, timings, m, options)
         _cut_off_choice(m)  # the tier choice only exists at the dearer tier's threshold
         sol = step(f"solving sourcing '{inst.name}' again (a tier choice cut off)")
     else:
@@ -245,8 +255,7 @@ def below(top: float) -> float:
 BELOW_RELATIVE = 1e-6
 
 
-def _below_rising_tops(m: pyo.ConcreteModel, tops: list, sol: Solution,
-                       options: SolveOptions) -> Solution | None:
+def _below_rising_tops(m: pyo.ConcreteModel, sol: Solution, options: SolveOptions) -> Solution | None:
     """Re-solve with the choices fixed and every chosen segment below a dearer tier ending
     just below its threshold (`below`); None when no such plan exists (cut the choice off).
     """
