@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-TIER_EPS = 1e-2  # as models/sourcing: a tier's open end is min_quantity of the next tier - 0.01
+# As models/sourcing: tier k is the closed segment [m_k, m_{k+1}]. That is exact where the
+# next tier is cheaper, as in every generated instance; models/sourcing also handles dearer
+# next tiers (docs/sourcing.md), which this user-written comparison does not need.
 
 
 def _table(folder: Path, doc: dict, name: str) -> pd.DataFrame | None:
@@ -92,7 +94,7 @@ def run(path: Path, out: Path, solver: str, time_limit: float | None, mip_gap: f
         for k, (mq, price) in enumerate(rows):
             if mq > up:
                 break
-            hi = up if k + 1 == len(rows) else min(up, rows[k + 1][0] - TIER_EPS)
+            hi = up if k + 1 == len(rows) else min(up, rows[k + 1][0])
             if hi >= mq:
                 segments.append((*key, k))
                 seg[(*key, k)] = (mq, hi, price)

@@ -31,19 +31,24 @@ def say(options: SolveOptions, text: str) -> None:
 
 
 def solve_step(model, options: SolveOptions, label: str, keep: bool = False,
-               resolve: Solution | None = None) -> Solution:
-    """Solve one Pyomo model with a progress line before and after.
+               resolve: Solution | None = None, start: dict | None = None) -> Solution:
+    """Solve one Pyomo model with a progress line before and after, and every few seconds
+    during a MIP (best plan so far, bound, gap).
 
     keep: hold on to the HiGHS model for a later re-solve; resolve: instead of compiling
-    `model`, re-solve the model kept in that solution with its integer variables fixed.
+    `model`, re-solve the model kept in that solution with its integer variables fixed;
+    start: a first plan for HiGHS (Pyomo variable -> value). The line after the solve
+    gives the status and gap; the plan's objective is the one in the result (summary.json),
+    which the model recomputes from the plan.
     """
-    solution_line = ""
     say(options, f"{label} ...")
-    sol = resolve_with_integers_fixed(resolve) if resolve is not None else solve_model(model, options, keep)
-    if sol.objective is not None:
-        gap = f", gap {sol.mip_gap:.2%}" if sol.mip_gap is not None else ""
-        solution_line = f", objective {sol.objective:,.2f}{gap}"
-    say(options, f"{label}: {sol.status.value}{solution_line} "
+    report = (lambda text: say(options, f"{label}: {text}")) if options.progress and not options.verbose else None
+    if resolve is not None:
+        sol = resolve_with_integers_fixed(resolve)
+    else:
+        sol = solve_model(model, options, keep, start=start, report=report)
+    gap = f", gap {sol.mip_gap:.2%}" if sol.mip_gap is not None else ""
+    say(options, f"{label}: {sol.status.value}{gap} "
                  f"({sol.num_cols} variables, {sol.num_int} integer, {sol.num_rows} constraints; "
                  f"{sol.solve_seconds:.2f}s)")
     return sol

@@ -262,16 +262,62 @@ def make_highs(compiled: Compiled, options: SolveOptions):
     return h
 
 
-def solve_model(model, options: SolveOptions, keep: bool = False) -> Solution:
+def solve_model(model, options: SolveOptions, keep: bool = False, start: dict | None = None,
+                report=None) -> Solution:
     """Compile, solve with HiGHS, and load the solution into the Pyomo variables.
 
     keep=True holds on to the HiGHS object so that `resolve_with_integers_fixed` can
-    re-solve the same matrix without compiling it again.
+    re-solve the same matrix without compiling it again. start: a first plan for a MIP,
+    Pyomo variable -> value (variables left out are left to HiGHS to complete). report:
+    called with a progress line every PROGRESS_SECONDS while a MIP runs.
     """
-    start = time.perf_counter()
+    began = time.perf_counter()
     compiled = compile_model(model)
     h = make_highs(compiled, options)
-    return _run(h, compiled, time.perf_counter() - start, keep)
+    if start:
+        set_start(h, compiled, start)
+    return _run(h, compiled, time.perf_counter() - began, keep, report)
+
+
+def set_start(h, compiled: Compiled, start: dict) -> None:
+    """Hand HiGHS a first plan (a partial one is completed by HiGHS's own sub-MIP)."""
+    position = {id(v): i for i, v in enumerate(compiled.columns)}
+    pairs = [(position[id(v)], float(x)) for v, x in start.items() if id(v) in position]
+    if not pairs:
+        return
+    index = np.array([i for i, _ in pairs], dtype=np.int32)
+    value = np.array([x for _, x in pairs], dtype=float)
+    h.setSolution(len(pairs), index, value)
+
+
+PROGRESS_SECONDS = 5.0  # a progress line this often while a MIP runs (without --verbose)
+
+
+def watch_progress(h, report, every: float = PROGRESS_SECONDS):
+    """Subscribe `report(line)` to HiGHS's MIP callback: best plan, bound and gap every few seconds.
+
+    Returns the subscribed function (for unsubscribing). The figures are HiGHS's own: the
+    objective of the best plan found so far as the solver sees it, and its dual bound.
+    """
+    last = [time.perf_counter()]
+
+    def tick(event) -> None:
+        now = time.perf_counter()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        out = event.data_out
+        best, bound = out.mip_primal_bound, out.mip_dual_bound
+        if math.isfinite(best):
+            gap = abs(best - bound) / max(abs(best), 1e-9) if math.isfinite(bound) else math.inf
+            gap_text = f"{gap:.2%}" if math.isfinite(gap) else "-"
+            text = f"best plan so far {best:,.2f}, bound {bound:,.2f}, gap {gap_text}"
+        else:
+            text = f"no plan yet, bound {bound:,.2f}" if math.isfinite(bound) else "no plan yet"
+        report(f"{text} ({out.running_time:.0f}s, {out.mip_node_count:,} nodes)")
+
+    h.cbMipInterrupt.subscribe(tick)
+    return tick
 
 
 def resolve_with_integers_fixed(sol: Solution) -> Solution:
@@ -297,12 +343,13 @@ def resolve_with_integers_fixed(sol: Solution) -> Solution:
     return _run(h, lp, time.perf_counter() - start, keep=False)
 
 
-def _run(h, compiled: Compiled, handoff: float, keep: bool) -> Solution:
+def _run(h, compiled: Compiled, handoff: float, keep: bool, report=None) -> Solution:
     """Run HiGHS on a passed model and read the outcome back."""
     import highspy
 
     start = time.perf_counter()
     deadline.solver_running(True)
+    watched = watch_progress(h, report) if report is not None and compiled.num_int else None
     try:
         run_interruptible(h)
         ms = h.getModelStatus()
@@ -315,6 +362,8 @@ def _run(h, compiled: Compiled, handoff: float, keep: bool) -> Solution:
             deadline.plan_found()
     finally:
         deadline.solver_running(False)
+        if watched is not None:
+            h.cbMipInterrupt.unsubscribe(watched)
     seconds = time.perf_counter() - start
 
     info = h.getInfo()

@@ -16,7 +16,6 @@ import pytest
 from click.testing import CliRunner
 
 import optimizer as sp
-from models.sourcing.formulation import TIER_EPS
 from optimizer.cli import main
 from optimizer.errors import InputError
 
@@ -129,21 +128,56 @@ def test_the_optimiser_sees_the_discount_from_zero(solve):
     assert result.objective == pytest.approx(150)
 
 
-def test_a_rising_tier_is_avoided_by_stopping_tier_eps_below_it(solve):
+def test_a_rising_tier_is_approached_from_below_within_the_gap(solve):
     """A: 1.00 below 500, 3.00 for all units from 500; B: 2.00; demand 800.
 
-    Buying 500+ from A costs 3.00 a unit, so A stays just below 500. Quantities in the
-    open interval (500 - TIER_EPS, 500) are excluded, so A takes 500 - TIER_EPS:
-    (500 - ε)·1 + (300 + ε)·2 = 1100 + ε. (A all 800 = 2400; B all = 1600.)
+    Buying 500+ from A costs 3.00 a unit, so A stays below 500: q_A·1 + (800 − q_A)·2 =
+    1600 − q_A falls towards 1100 as q_A → 500 but 500 itself costs 1500 + 600 = 2100.
+    No cheapest plan exists; the plan stops just below 500, at the engine's resolution of
+    1e-6 relative: q_A = 500 − 0.0005, objective 1100.0005 (bound 1100).
+    (A all 800 = 2400; B all = 1600.)
     """
     doc = instance([{"id": "p", "demand": 800}], [{"id": "A", "region": "EU"}, {"id": "B", "region": "EU"}],
                    [{"supplier": "A", "product": "p", "unit_price": 1.0},
                     {"supplier": "B", "product": "p", "unit_price": 2.0}],
                    discounts=[{"supplier": "A", "product": "p", "min_quantity": 500, "unit_price": 3.0}])
     result, awards = solve(doc)
-    assert awards[("A", "p")] == pytest.approx(500 - TIER_EPS)
+    assert awards[("A", "p")] == pytest.approx(500 - 5e-4, abs=1e-9)
     assert price_of(result, "A", "p") == 1.0
-    assert result.objective == pytest.approx(1100 + TIER_EPS)
+    assert result.objective == pytest.approx(1100 + 5e-4, abs=1e-8)
+    assert result.solver["bound"] == pytest.approx(1100, rel=1e-9)
+
+
+def test_demand_just_below_a_dearer_tier_is_bought_at_the_base_price(solve):
+    """Regression: demand 999.995, one supplier, base 2.00, a dearer tier from 1000 at 2.50.
+
+    999.995 < 1000, so the whole quantity pays the base price: 999.995 × 2 = 1999.99.
+    (A model that stops a fixed 0.01 short of a dearer tier found no plan at all.)
+    """
+    doc = instance([{"id": "p", "demand": 999.995}], [{"id": "A", "region": "EU"}],
+                   [{"supplier": "A", "product": "p", "unit_price": 2.0}],
+                   discounts=[{"supplier": "A", "product": "p", "min_quantity": 1000, "unit_price": 2.5}])
+    result, awards = solve(doc)
+    assert awards == {("A", "p"): pytest.approx(999.995, abs=1e-9)}
+    assert price_of(result, "A", "p") == 2.0
+    assert result.objective == pytest.approx(1999.99)
+
+
+def test_a_tier_choice_that_needs_the_threshold_itself_is_cut_off(solve):
+    """Demand 1000 from A alone (base 1.00, dearer tier from 1000 at 3.00) or B at 2.60 with
+    min_order 1000. The closed segment of A's base tier would buy 1000 at 1.00 = 1000, but
+    1000 units pay 3.00 under the contract; no quantity below 1000 meets demand with that
+    award. The real choices: A at its tier 3000, or B: 2600; the MIP is re-solved without
+    the spurious choice and B wins.
+    """
+    doc = instance([{"id": "p", "demand": 1000, "max_suppliers": 1}],
+                   [{"id": "A", "region": "EU"}, {"id": "B", "region": "EU"}],
+                   [{"supplier": "A", "product": "p", "unit_price": 1.0},
+                    {"supplier": "B", "product": "p", "unit_price": 2.6, "min_order": 1000}],
+                   discounts=[{"supplier": "A", "product": "p", "min_quantity": 1000, "unit_price": 3.0}])
+    result, awards = solve(doc)
+    assert bought(awards) == {("B", "p")}
+    assert result.objective == pytest.approx(2600)
 
 
 def test_a_falling_tier_boundary_is_exact(solve):
@@ -516,6 +550,60 @@ def test_checker_rejects_a_wrong_objective_term(solved):
     code, output = _violations(path, out)
     assert code == 1
     assert "objective term purchase" in output and "objective term award" in output
+
+
+@pytest.fixture
+def solved_at_risk(write_instance, tmp_path):
+    """risk_weight 0.4: A (Asia, 1.00) carries all 100; in scenario 'stop' (p 0.5) Asia
+    delivers nothing, so 100 units are lost: objective 100 + 0.4·0.5·100·2 = 140."""
+    path = write_instance(_risk_doc(0.4))
+    out = tmp_path / "risk"
+    assert CliRunner().invoke(main, ["solve", str(path), "--out", str(out)]).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())["objective"] == pytest.approx(140)
+    assert _violations(path, out)[0] == 0
+    return path, out
+
+
+def test_checker_rejects_lost_units_set_to_zero(solved_at_risk):
+    path, out = solved_at_risk
+    table = out / "scenarios.csv"
+    text = table.read_text()
+    assert "stop,0.5,p,100.0,0.0,100.0," in text
+    table.write_text(text.replace("stop,0.5,p,100.0,0.0,100.0,", "stop,0.5,p,100.0,0.0,0.0,"))
+    code, output = _violations(path, out)
+    assert code == 1
+    assert "scenarios.csv row stop, p: lost is '0.0', the plan gives 100.0" in output
+
+
+def test_checker_rejects_an_awarded_flag_flipped(solved_at_risk):
+    path, out = solved_at_risk
+    table = out / "suppliers.csv"
+    text = table.read_text()
+    assert "A,Asia,True," in text
+    table.write_text(text.replace("A,Asia,True,", "A,Asia,False,"))
+    code, output = _violations(path, out)
+    assert code == 1
+    assert "suppliers.csv row A: awarded is 'False', the plan gives True" in output
+
+
+@pytest.mark.parametrize("kpi", ["units_bought", "expected_units_lost", "awards", "average_unit_price"])
+def test_checker_rejects_a_doubled_kpi(solved_at_risk, kpi):
+    path, out = solved_at_risk
+    summary = json.loads((out / "summary.json").read_text())
+    summary["kpis"][kpi] *= 2
+    (out / "summary.json").write_text(json.dumps(summary))
+    code, output = _violations(path, out)
+    assert code == 1
+    assert f"kpi {kpi} is" in output
+
+
+@pytest.mark.parametrize("table", ["awards", "products", "suppliers", "regions", "scenarios", "surge"])
+def test_checker_rejects_a_missing_result_table(solved_at_risk, table):
+    path, out = solved_at_risk
+    (out / f"{table}.csv").unlink()
+    code, output = _violations(path, out)
+    assert code == 1
+    assert f"missing result table {table}.csv" in output
 
 
 def test_checker_rejects_surge_without_an_award(write_instance, tmp_path):

@@ -13,12 +13,21 @@ from optimizer.instance import Instance
 from .data import SourcingData, tier_of
 
 
+RESULT_COLUMNS = {
+    "awards": ["supplier", "product", "region", "quantity", "share", "unit_price", "tier_min_quantity", "cost",
+               "award_cost", "surge_capacity"],
+    "products": ["product", "demand", "bought", "unmet", "unmet_cost", "suppliers", "purchase_cost",
+                 "average_unit_price"],
+    "suppliers": ["supplier", "region", "awarded", "products", "quantity", "capacity", "utilisation",
+                  "purchase_cost", "award_cost", "fixed_cost"],
+    "regions": ["product", "region", "quantity", "share"],
+    "scenarios": ["scenario", "probability", "product", "undelivered", "surge", "lost", "lost_share", "loss_value"],
+    "surge": ["scenario", "supplier", "product", "surge", "unit_price", "cost"],
+}
+
+
 def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> list[str]:
-    out = require_tables(tables, {
-        "awards": ["supplier", "product", "quantity", "unit_price"],
-        "products": ["product", "unmet"],
-        "surge": ["scenario", "supplier", "product", "surge"],
-    })
+    out = require_tables(tables, RESULT_COLUMNS)
     if out:
         return out
     d = SourcingData(inst)
@@ -138,4 +147,132 @@ def check(inst: Instance, summary: dict, tables: dict[str, pd.DataFrame]) -> lis
         "disruption": disruption,
     }
     out.extend(compare_objective(summary, recomputed))
+    out.extend(_derived_figures(d, summary, tables, x, unmet, e))
+    return out
+
+
+# -- every other column and KPI, recomputed from quantities, unmet and surge ---------------
+
+
+def _derived_figures(d: SourcingData, summary: dict, tables: dict[str, pd.DataFrame],
+                     x: dict, unmet: dict, e: dict) -> list[str]:
+    """Recompute every column of every result table and every KPI from the plan itself."""
+    out: list[str] = []
+    awards = {}
+    for (s, p), q in x.items():
+        tier = tier_of(d.tiers[(s, p)], q)
+        o, dem = d.offers[(s, p)], d.products[p].demand
+        awards[(s, p)] = {"region": d.suppliers[s].region, "share": q / dem, "tier_min_quantity": tier.min_quantity,
+                          "cost": q * tier.unit_price, "award_cost": o.award_cost, "surge_capacity": o.surge_capacity}
+    out += _compare("awards", tables["awards"], ("supplier", "product"), awards)
+
+    products = {}
+    for p, prod in d.products.items():
+        mine = [(k, a) for k, a in awards.items() if k[1] == p]
+        bought = sum(x[k] for k, _ in mine)
+        purchase = sum(a["cost"] for _, a in mine)
+        u = unmet.get(p, 0.0)
+        products[(p,)] = {"demand": prod.demand, "bought": bought, "unmet_cost": u * (prod.shortage_penalty or 0.0),
+                          "suppliers": len(mine), "purchase_cost": purchase,
+                          "average_unit_price": purchase / bought if bought > 0 else None}
+    out += _compare("products", tables["products"], ("product",), products)
+
+    suppliers = {}
+    for s, sup in d.suppliers.items():
+        mine = [(k, a) for k, a in awards.items() if k[0] == s]
+        qty = sum(x[k] for k, _ in mine)
+        suppliers[(s,)] = {"region": sup.region, "awarded": bool(mine), "products": len(mine), "quantity": qty,
+                           "capacity": sup.capacity, "utilisation": qty / sup.capacity if sup.capacity else None,
+                           "purchase_cost": sum(a["cost"] for _, a in mine),
+                           "award_cost": sum(a["award_cost"] for _, a in mine),
+                           "fixed_cost": sup.fixed_cost if mine else 0.0}
+    out += _compare("suppliers", tables["suppliers"], ("supplier",), suppliers)
+
+    regions: dict[tuple, dict] = {}
+    for (s, p), q in x.items():
+        row = regions.setdefault((p, d.suppliers[s].region), {"quantity": 0.0, "share": 0.0})
+        row["quantity"] += q
+        row["share"] += q / d.products[p].demand
+    out += _compare("regions", tables["regions"], ("product", "region"), regions)
+
+    scenarios = {}
+    for w, scen in d.scenarios.items():
+        for p, prod in d.products.items():
+            undelivered = sum((1 - d.delivered[(w, s)]) * q for (s, pp), q in x.items() if pp == p)
+            made_up = sum(v for (ww, _s, pp), v in e.items() if ww == w and pp == p)
+            lost = max(0.0, undelivered - made_up)
+            scenarios[(w, p)] = {"probability": scen.probability, "undelivered": undelivered, "surge": made_up,
+                                 "lost": lost, "lost_share": lost / prod.demand, "loss_value": d.loss_value(p)}
+    out += _compare("scenarios", tables["scenarios"], ("scenario", "product"), scenarios)
+
+    surge = {(w, s, p): {"unit_price": d.offers[(s, p)].unit_price, "cost": v * d.offers[(s, p)].unit_price}
+             for (w, s, p), v in e.items()}
+    out += _compare("surge", tables["surge"], ("scenario", "supplier", "product"), surge)
+
+    bought = sum(x.values())
+    purchase = sum(a["cost"] for a in awards.values())
+    shares: dict[str, float] = defaultdict(float)
+    for (s, _p), q in x.items():
+        shares[d.suppliers[s].region] += q / bought if bought else 0.0
+    kpis = {
+        "units_bought": bought,
+        "units_unmet": sum(max(0.0, u) for u in unmet.values()),
+        "suppliers_awarded": len({s for s, _ in x}),
+        "awards": len(x),
+        "average_unit_price": purchase / bought if bought else None,
+        "region_shares": dict(shares) if bought else {},
+        "expected_units_lost": sum(d.scenarios[w].probability * r["lost"] for (w, _p), r in scenarios.items()),
+    }
+    out += _compare_kpis(summary.get("kpis") or {}, kpis)
+    return out
+
+
+def _same(cell, want) -> bool:
+    """A table cell (text) against a recomputed value: empty for None, True/False, text, number."""
+    text = "" if cell is None else str(cell).strip()
+    if want is None:
+        return text in ("", "nan", "None")
+    if isinstance(want, bool):
+        return text == str(want)
+    if isinstance(want, str):
+        return text == want
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and close(value, float(want), tol(value, float(want)))
+
+
+def _compare(name: str, frame: pd.DataFrame, keys: tuple[str, ...], expected: dict[tuple, dict]) -> list[str]:
+    """Violations where a table's rows or cells differ from the recomputed ones."""
+    out, seen = [], set()
+    for row in frame.to_dict("records"):
+        key = tuple(str(row[k]) for k in keys)
+        label = f"{name}.csv row {', '.join(key)}"
+        if key not in expected:
+            out.append(f"{label}: no such row in the plan")
+            continue
+        if key in seen:
+            out.append(f"{label}: listed twice")
+        seen.add(key)
+        for col, want in expected[key].items():
+            if not _same(row.get(col), want):
+                out.append(f"{label}: {col} is {row.get(col)!r}, the plan gives {want!r}")
+    for key in expected:
+        if key not in seen:
+            out.append(f"{name}.csv lacks the row {', '.join(key)}")
+    return out
+
+
+def _compare_kpis(reported: dict, expected: dict) -> list[str]:
+    out = []
+    for name, want in expected.items():
+        if name not in reported:
+            out.append(f"kpis lack '{name}'")
+        elif isinstance(want, dict):
+            got = reported[name] if isinstance(reported[name], dict) else {}
+            if set(got) != set(want) or any(not _same(got[k], v) for k, v in want.items()):
+                out.append(f"kpi {name} is {reported[name]!r}, the tables give {want!r}")
+        elif not _same(reported[name], want):
+            out.append(f"kpi {name} is {reported[name]!r}, the tables give {want!r}")
     return out

@@ -81,6 +81,17 @@ class SourcingData:
             caps.append(s.capacity)
         return min(caps)
 
+    def award_bound(self, key: tuple[str, str]) -> float:
+        """The model's bound on x[s,p]: `upper`, and no more than its region may carry.
+
+        The tightest big-M for x <= U·y and the tier segments (the diagnosis keeps `upper`,
+        so that its reasons name the region cap themselves).
+        """
+        s = self.suppliers[key[0]]
+        p = self.products[key[1]]
+        caps = [r.max_share * p.demand for r in self.region_rows(key[1]) if r.region == s.region]
+        return min([self.upper(key), *caps])
+
     def lower(self, key: tuple[str, str]) -> float:
         """Units an award must carry at least."""
         o = self.offers[key]

@@ -2,45 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import pandas as pd
 import pyomo.environ as pyo
 
 from optimizer.instance import Instance
-from optimizer.pipeline import Extracted
-from optimizer.solver import Solution
+from optimizer.pipeline import Extracted, failed, finished, solve_step
+from optimizer.results import Result
+from optimizer.solver import Solution, SolveOptions, Status, solve_model
 
 from .data import SourcingData, tier_of
-
-# Tier k of an all-units offer holds quantities in [m_k, m_{k+1}). Where the next tier
-# is cheaper (or equal) the segment is closed at m_{k+1}: a minimising solver never pays
-# the dearer price for a boundary quantity. Where the next tier is dearer (prices need
-# not fall) the open end is modelled as m_{k+1} - TIER_EPS units, so that a boundary
-# quantity always pays the price of the tier it reaches; quantities in the sliver
-# (m_{k+1} - TIER_EPS, m_{k+1}) are then not available to the solver.
-TIER_EPS = 1e-2
-
 
 def tier_segments(d: SourcingData) -> dict[tuple[str, str, int], tuple[float, float]]:
     """(supplier, product, k) -> (lowest, highest) quantity of tier k, for offers with tiers.
 
-    Only tiers reachable within the offer's upper bound appear.
+    Tier k holds the quantities [m_k, m_{k+1}) under the contract; the model uses the closed
+    segment [m_k, min(U, m_{k+1})] and deals with its top where the next tier is dearer
+    (see `rising_tops` and docs/sourcing.md "Tier segments"). Only tiers reachable within
+    the offer's upper bound appear.
     """
     out = {}
     for key, rows in d.tiers.items():
         if len(rows) < 2:
             continue
-        up = d.upper(key)
+        up = d.award_bound(key)
         for k, t in enumerate(rows):
             if t.min_quantity > up:
                 break
-            if k + 1 == len(rows):
-                hi = up
-            else:
-                nxt = rows[k + 1]
-                hi = min(up, nxt.min_quantity - (TIER_EPS if nxt.unit_price > t.unit_price else 0.0))
-            if hi < t.min_quantity:
-                continue
+            hi = up if k + 1 == len(rows) else min(up, rows[k + 1].min_quantity)
             out[(*key, k)] = (t.min_quantity, hi)
+    return out
+
+
+def rising_boundaries(d: SourcingData, seg_bound: dict) -> dict[tuple[str, str, int], float]:
+    """Segments whose closed top m_{k+1} belongs to a dearer tier: segment -> m_{k+1}.
+
+    At that one point the closed segment credits the lower price c_k, while the contract
+    charges c_{k+1} for the whole quantity.
+    """
+    out = {}
+    for (s, p, k), (_, hi) in seg_bound.items():
+        rows = d.tiers[(s, p)]
+        if k + 1 < len(rows) and rows[k + 1].unit_price > rows[k].unit_price and hi >= rows[k + 1].min_quantity:
+            out[(s, p, k)] = rows[k + 1].min_quantity
     return out
 
 
@@ -53,10 +59,11 @@ def build(inst: Instance) -> pyo.ConcreteModel:
     seg_bound = tier_segments(d)
     segments = list(seg_bound)
     m.seg_bound = seg_bound
+    m.rising = rising_boundaries(d, seg_bound)
     paid_suppliers = [s for s, sup in d.suppliers.items() if sup.fixed_cost > 0 and d.offers_of_supplier[s]]
     short = [p for p, prod in d.products.items() if prod.shortage_penalty is not None]
 
-    m.x = pyo.Var(offers, domain=pyo.NonNegativeReals, bounds=lambda _, s, p: (0, d.upper((s, p))))
+    m.x = pyo.Var(offers, domain=pyo.NonNegativeReals, bounds=lambda _, s, p: (0, d.award_bound((s, p))))
     m.y = pyo.Var(offers, domain=pyo.Binary)
     m.z = pyo.Var(paid_suppliers, domain=pyo.Binary)
     m.u = pyo.Var(short, domain=pyo.NonNegativeReals, bounds=lambda _, p: (0, d.products[p].demand))
@@ -76,7 +83,7 @@ def build(inst: Instance) -> pyo.ConcreteModel:
         return sum(m.x[o] for o in d.offers_of_product[p]) + (m.u[p] if p in m.u else 0) == d.products[p].demand
 
     m.demand = pyo.Constraint(list(d.products), rule=demand_rule)
-    m.award_max = pyo.Constraint(offers, rule=lambda _, s, p: m.x[s, p] <= d.upper((s, p)) * m.y[s, p])
+    m.award_max = pyo.Constraint(offers, rule=lambda _, s, p: m.x[s, p] <= d.award_bound((s, p)) * m.y[s, p])
     with_min = [o for o in offers if d.lower(o) > 0]
     m.award_min = pyo.Constraint(with_min, rule=lambda _, s, p: m.x[s, p] >= d.lower((s, p)) * m.y[s, p])
     capped = [s for s, sup in d.suppliers.items() if sup.capacity is not None and d.offers_of_supplier[s]]
@@ -169,6 +176,116 @@ def build(inst: Instance) -> pyo.ConcreteModel:
         + sum(prob[w] * d.offers[(s, p)].unit_price * m.e[s, p, w] for (s, p, w) in surge)))
     m.objective = pyo.Objective(expr=m.purchase + m.award + m.fixed + m.unmet + m.disruption)
     return m
+
+
+# -- solve ----------------------------------------------------------------------------------
+
+MAX_REPAIRS = 20  # spurious tier choices cut off before giving up (each is one more MIP solve)
+
+
+def solve(inst: Instance, options: SolveOptions) -> Result:
+    """build -> MIP -> (diagnose | rising-tier repair -> extract); see docs/sourcing.md."""
+    from .diagnose import diagnose
+
+    start = time.perf_counter()
+    m = build(inst)
+    timings = {"build": time.perf_counter() - start, "handoff": 0.0, "solve": 0.0}
+
+    deadline = start + options.time_limit if options.time_limit is not None else None
+
+    def step(label, **kw) -> Solution:
+        opts = options
+        if deadline is not None:  # a re-solve gets what is left of the time limit
+            opts = dataclasses.replace(options, time_limit=max(0.0, deadline - time.perf_counter()))
+        sol = solve_step(m, opts, label, **kw)
+        timings["handoff"] += sol.handoff_seconds
+        timings["solve"] += sol.solve_seconds
+        return sol
+
+    sol = step(f"solving sourcing '{inst.name}'")
+    for _ in range(MAX_REPAIRS):
+        if not sol.status.has_solution:
+            return failed(inst, sol, diagnose, timings, m, options)
+        tops = rising_tops(m)
+        if not tops:
+            break
+        repaired = _below_rising_tops(m, sol, options)
+        if repaired is not None:
+            timings["repair"] = repaired.solve_seconds - sol.solve_seconds
+            sol = repaired
+            break
+        if deadline is not None and time.perf_counter() >= deadline:
+            sol = dataclasses.replace(sol, status=Status.ERROR, objective=None,
+                                      model_status="time limit reached while cutting off a tier choice")
+            return failed(inst, sol, diagnose, timings, m, options)
+        _cut_off_choice(m)  # the tier choice only exists at the dearer tier's threshold
+        sol = step(f"solving sourcing '{inst.name}' again (a tier choice cut off)")
+    else:
+        sol = dataclasses.replace(sol, status=Status.ERROR, objective=None,
+                                  model_status=f"more than {MAX_REPAIRS} tier choices cut off")
+        return failed(inst, sol, diagnose, timings, m, options)
+    start = time.perf_counter()
+    out = extract(inst, m, sol)
+    timings["extract"] = time.perf_counter() - start
+    return finished(inst, sol, out, timings)
+
+
+def rising_tops(m: pyo.ConcreteModel) -> list[tuple[str, str, int]]:
+    """Chosen segments whose quantity sits on the threshold of a dearer next tier."""
+    out = []
+    for g, top in m.rising.items():
+        if round(pyo.value(m.w[g])) == 1 and pyo.value(m.q[g]) >= top - 1e-9 * max(1.0, top):
+            out.append(g)
+    return out
+
+
+def _binaries(m: pyo.ConcreteModel) -> list:
+    return [v for c in (m.y, m.z, m.w) for v in c.values()]
+
+
+def below(top: float) -> float:
+    """Where a quantity "below a threshold" stops: 1e-6 relative short of it.
+
+    HiGHS meets rows and bounds to 1e-7; a quantity nearer the threshold than that cannot
+    be told apart from the threshold itself, so the plan keeps a margin ten times larger.
+    """
+    return top - BELOW_RELATIVE * max(1.0, top)
+
+
+BELOW_RELATIVE = 1e-6
+
+
+def _below_rising_tops(m: pyo.ConcreteModel, sol: Solution, options: SolveOptions) -> Solution | None:
+    """Re-solve with the choices fixed and every chosen segment below a dearer tier ending
+    just below its threshold (`below`); None when no such plan exists (cut the choice off).
+    """
+    tops = sorted({g for g in m.rising if round(pyo.value(m.w[g])) == 1})
+    fixed = [v for v in _binaries(m) if not v.fixed]
+    for v in fixed:
+        v.fix(round(v.value))
+    m.below_top = pyo.Constraint(tops, rule=lambda _, s, p, k: m.q[s, p, k] <= below(m.rising[(s, p, k)]))
+    try:
+        lp = solve_model(m, dataclasses.replace(options, time_limit=None))
+    finally:
+        m.del_component("below_top")
+        for v in fixed:
+            v.unfix()
+    if not lp.status.has_solution:
+        return None
+    objective = float(pyo.value(m.objective))
+    gap = (abs(objective - sol.bound) / max(abs(objective), 1e-9)) if sol.bound is not None else sol.mip_gap
+    return dataclasses.replace(sol, objective=objective, mip_gap=gap,
+                               handoff_seconds=sol.handoff_seconds + lp.handoff_seconds,
+                               solve_seconds=sol.solve_seconds + lp.solve_seconds)
+
+
+def _cut_off_choice(m: pyo.ConcreteModel) -> None:
+    """Exclude the current values of all binaries (a no-good cut): that choice has no plan."""
+    if not hasattr(m, "cut_off"):
+        m.cut_off = pyo.ConstraintList()
+    ones = [v for v in _binaries(m) if round(v.value) == 1]
+    zeros = [v for v in _binaries(m) if round(v.value) == 0]
+    m.cut_off.add(sum(1 - v for v in ones) + sum(zeros) >= 1)
 
 
 def _snap_to_segment(m: pyo.ConcreteModel, key: tuple[str, str], qty: float) -> float:
