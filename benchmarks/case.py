@@ -38,11 +38,11 @@ def peak_mb() -> float:
 
 def engine(args) -> dict:
     start = time.perf_counter()
-    from optimizer import api, solver
-    from optimizer.solver import SolveOptions
+    from stockpile import api, solver
+    from stockpile.solver import SolveOptions
 
     imports = time.perf_counter() - start
-    from optimizer import pipeline
+    from stockpile import pipeline
 
     captured: list[tuple] = []  # (HighsLp or Highs, options) per HiGHS run, when --mps is given
     options_of: dict[int, dict] = {}  # id(Highs) -> the options it was made with

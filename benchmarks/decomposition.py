@@ -30,8 +30,8 @@ COLUMNS = ["size", "products", "scenarios", "periods", "seed", "method", "ranks"
 
 def one(path: str, method: str, ranks: int, time_limit: float | None) -> dict:
     """Run in the child: load, solve (no play-out table), report figures as JSON."""
-    import optimizer as sp
-    from optimizer.solver import SolveOptions
+    import stockpile as sp
+    from stockpile.solver import SolveOptions
 
     start = time.perf_counter()
     inst = sp.load(path)

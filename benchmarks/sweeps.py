@@ -53,8 +53,8 @@ def _descendant_cpu() -> float:
 
 def measure(backend: str, workers: int, out: Path) -> dict:
     """Run the sweep on one back-end in this process; return its figures."""
-    from optimizer import SolveOptions, sweep
-    from optimizer.distributed import make_executor
+    from stockpile import SolveOptions, sweep
+    from stockpile.distributed import make_executor
 
     in_worker: list[float] = []
     in_worker_cpu: list[float] = []

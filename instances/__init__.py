@@ -1,1 +1,1 @@
-"""Shipped example instances (package data; see optimizer.examples)."""
+"""Shipped example instances (package data; see stockpile.examples)."""

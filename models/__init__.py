@@ -1,4 +1,4 @@
-"""The decision models. Each subpackage exposes `MODEL`, an `optimizer.instance.ModelSpec`.
+"""The decision models. Each subpackage exposes `MODEL`, an `stockpile.instance.ModelSpec`.
 
 Models are imported on first use, so validating or checking one kind never imports the
 others (nor Pyomo: only a model's formulation module does).
@@ -19,4 +19,4 @@ def get_model(kind: str):
     """The ModelSpec of a kind (imports models.<kind> on first use)."""
     if kind not in KINDS:
         raise KeyError(kind)
-    return importlib.import_module(f"models.{kind}").MODEL
+    return importlib.import_module(f"stockpile.models.{kind}").MODEL

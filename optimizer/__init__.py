@@ -1,6 +1,6 @@
 """stockpile: optimisation of medical stockpile and sourcing decisions (Pyomo + HiGHS).
 
-    import optimizer as sp
+    import stockpile as sp
     inst = sp.load("instances/sourcing-nl-ppe/instance.yaml")
     result = sp.solve(inst, time_limit=60)
     result.tables["awards"]          # pandas DataFrame

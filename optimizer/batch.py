@@ -1,4 +1,4 @@
-"""Batches: solve every instance of a folder, on any back-end of `optimizer.distributed`.
+"""Batches: solve every instance of a folder, on any back-end of `stockpile.distributed`.
 
 INSTANCES holds instance files (`*.yaml`, `*.yml`, `*.json`; results in `OUT/<file stem>/`)
 and folders with an `instance.yaml|yml|json` (results in `OUT/<folder name>/`). Every

@@ -327,7 +327,7 @@ def examples(name, destination):
 @guarded
 def fields(kind):
     """Print the tables, fields, types and defaults of KIND (all models if omitted)."""
-    from models import known_kinds
+    from stockpile.models import known_kinds
 
     from .errors import Problem, did_you_mean
     from .reference import markdown

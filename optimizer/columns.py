@@ -2,7 +2,7 @@
 
 Validating 700,000 rows one pydantic call at a time costs seconds, almost all of it in
 Python calls per cell. Here each column is parsed at once (numbers with numpy) and
-checked with the same rules as the record types of `optimizer.schema`; the records are
+checked with the same rules as the record types of `stockpile.schema`; the records are
 then made without validating them again. Whenever a table holds anything this path does
 not handle in bulk -- a type or validator it does not know, a cell it cannot parse, a rule
 broken anywhere -- `validate` returns None and the loader validates that table row by

@@ -207,7 +207,7 @@ def clean_context():
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["optimizer.api", "optimizer.solver", "pyomo.environ", "highspy"])
+        ctx.set_forkserver_preload(["stockpile.api", "stockpile.solver", "pyomo.environ", "highspy"])
         return ctx
     return multiprocessing.get_context("spawn")
 

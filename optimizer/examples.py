@@ -32,7 +32,7 @@ class Example:
 
 
 def root() -> Path:
-    return Path(str(resources.files("instances")))
+    return Path(str(resources.files("stockpile.instances")))
 
 
 def examples() -> list[Example]:

@@ -65,7 +65,7 @@ class Instance:
 
     @property
     def model(self) -> "ModelSpec":
-        from models import get_model
+        from stockpile.models import get_model
 
         return get_model(self.kind)
 
@@ -101,13 +101,13 @@ class ModelSpec:
 
         from .calendar import add_date_columns
 
-        formulation = importlib.import_module(f"models.{self.kind}.formulation")
+        formulation = importlib.import_module(f"stockpile.models.{self.kind}.formulation")
         if hasattr(formulation, "solve"):
             result = formulation.solve(instance, options)
         else:
             from .pipeline import run
 
-            diagnose = importlib.import_module(f"models.{self.kind}.diagnose").diagnose
+            diagnose = importlib.import_module(f"stockpile.models.{self.kind}.diagnose").diagnose
             result = run(instance, options, formulation.build, formulation.extract, diagnose)
         if instance.start_date is not None:
             result.tables = add_date_columns(result.tables, instance.start_date, instance.period_days)

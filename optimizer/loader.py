@@ -151,7 +151,7 @@ def _document(data: Any, path: Path, shown: str) -> Document:
     if not isinstance(data, dict):
         raise InputError(Problem("expected a mapping of keys (kind, settings, tables)", file=shown))
 
-    from models import get_model, known_kinds
+    from stockpile.models import get_model, known_kinds
 
     kind = data.get("kind")
     if kind is None:
@@ -190,7 +190,7 @@ def _document(data: Any, path: Path, shown: str) -> Document:
 
 def validate(doc: Document) -> Instance:
     """Validate a document against its model's schema and rules."""
-    from models import get_model
+    from stockpile.models import get_model
 
     data, shown = doc.data, doc.shown or str(doc.path)
     spec = get_model(data["kind"])

@@ -7,7 +7,7 @@ import typing
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from models import get_model, known_kinds
+from stockpile.models import get_model, known_kinds
 
 _SKIP = {"notes", "name", "unit"}
 
@@ -73,7 +73,7 @@ def _rows(model: type, table=None) -> list[str]:
 def markdown(kinds: typing.Iterable[str] | None = None) -> str:
     """Markdown tables of every model's tables and settings."""
     out = ["# Field reference", "",
-           "Generated from the pydantic schemas (`python -m optimizer.reference > docs/fields.md`).",
+           "Generated from the pydantic schemas (`python -m stockpile.reference > docs/fields.md`).",
            "Every table also accepts a free-text `notes`; every `products` table a `name` and a `unit`.",
            "Top level: `kind`, `name`, `description`, `periods`, `period_days` (default 7), `start_date` (ISO date,",
            "the first day of period 0: then period fields may be dates, see docs/engine.md) and `settings`.", ""]

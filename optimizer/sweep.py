@@ -11,7 +11,7 @@ its default applies. Several `--set` options span a grid: every combination is a
 
 Each point edits a copy of the loaded `loader.Document`, is validated again by
 `loader.validate` (all points before any solve, so a bad value stops the sweep at once),
-then solved as a task of `optimizer.distributed` (a process pool, a Dask cluster, or this
+then solved as a task of `stockpile.distributed` (a process pool, a Dask cluster, or this
 process) with one solver thread; a point that fails or loses its worker is retried once.
 Results stream back as points finish: one folder per point, `DIR/<path>=<value>[,<path>=<value>...]/`, with the usual summary.json and tables
 plus the edited instance (`instance.yaml`, tables inline, for `stockpile check`), and
@@ -119,7 +119,7 @@ def parse_set(text: str, doc: loader.Document) -> Parameter:
 
 
 def _resolve(path: str, doc: loader.Document, text: str) -> tuple[str, tuple[str, ...] | None, str | None]:
-    from models import get_model
+    from stockpile.models import get_model
 
     spec = get_model(doc.data["kind"])
     where = f"--set '{text}'"
@@ -207,7 +207,7 @@ def apply(doc: loader.Document, param: Parameter, value: Any) -> None:
             settings[param.field] = value
         data["settings"] = settings
         return
-    from models import get_model
+    from stockpile.models import get_model
 
     key = get_model(data["kind"]).tables[param.target].key
     rows = [dict(r) for r in data[param.target]]

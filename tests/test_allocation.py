@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer import api
-from optimizer.checking import check_results
-from optimizer.cli import main
-from optimizer.errors import InputError
-from optimizer.loader import Document, validate
-from models.allocation.check import check as check_allocation
-from models.allocation.data import AllocationData, baseline
+from stockpile import api
+from stockpile.checking import check_results
+from stockpile.cli import main
+from stockpile.errors import InputError
+from stockpile.loader import Document, validate
+from stockpile.models.allocation.check import check as check_allocation
+from stockpile.models.allocation.data import AllocationData, baseline
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "instances" / "allocation-nl-crisis" / "instance.yaml"

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from optimizer import api
-from optimizer.checking import check_results
-from optimizer.loader import Document, validate
-from models.allocation.check import check as check_allocation
-from models.allocation.data import AllocationData
+from stockpile import api
+from stockpile.checking import check_results
+from stockpile.loader import Document, validate
+from stockpile.models.allocation.check import check as check_allocation
+from stockpile.models.allocation.data import AllocationData
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -301,7 +301,7 @@ def _generated(tmp_path, size="medium"):
 def test_time_limit_covers_every_step_and_keeps_a_plan(tmp_path):
     """A limit far too short for every step: a plan is still written (status feasible, exit 0),
     the steps cut are named, the run ends near the limit, and the checker accepts the plan."""
-    from optimizer.loader import load
+    from stockpile.loader import load
 
     inst = load(_generated(tmp_path))
     start = time.perf_counter()

@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not 
 from benchmarks.__main__ import COLUMNS  # noqa: E402
 from benchmarks.generators import KINDS, SIZE_NAMES, SIZES, generate, prepare  # noqa: E402
 from benchmarks.generators import write_instance as write_generated  # noqa: E402
-from optimizer import api  # noqa: E402
+from stockpile import api  # noqa: E402
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:

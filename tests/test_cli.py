@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from optimizer.cli import main
+from stockpile.cli import main
 
 TINY = {
     "kind": "sourcing",
@@ -45,7 +45,7 @@ def test_validate_then_solve_then_check(runner, write_instance, tmp_path):
     assert summary["status"] == "optimal"
     assert summary["objective"] == pytest.approx(140)
     assert set(summary["objective_terms"]) == {"purchase", "award", "fixed", "unmet", "disruption"}
-    from optimizer.results import MANIFEST
+    from stockpile.results import MANIFEST
 
     assert [p.name for p in out.glob(".*")] == [MANIFEST], "no temporary files are left behind"
 
@@ -112,13 +112,13 @@ def test_validate_and_check_never_import_pyomo(tmp_path):
     import subprocess
     import sys
 
-    import optimizer as sp
-    from optimizer.examples import find
+    import stockpile as sp
+    from stockpile.examples import find
 
     example = find("sourcing-nl-ppe")
     sp.solve(example.file).write(tmp_path)
     code = (
-        "import sys, optimizer as sp\n"
+        "import sys, stockpile as sp\n"
         f"assert sp.check(sp.load({str(example.file)!r}), {str(tmp_path)!r}) == []\n"
         "print('pyomo' in sys.modules, 'highspy' in sys.modules)\n"
     )
@@ -127,7 +127,7 @@ def test_validate_and_check_never_import_pyomo(tmp_path):
 
 
 def test_time_limit_without_a_plan_exits_3_and_says_so(runner, tmp_path):
-    from optimizer.examples import find
+    from stockpile.examples import find
 
     out = tmp_path / "o"
     result = runner.invoke(main, ["solve", str(find("rotation-nl-reserve").file), "--out", str(out),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from optimizer.cli import main
+from stockpile.cli import main
 
 # Supplier A offers p at 1 EUR/unit up to 60 units, B at 2 EUR/unit without limit.
 # Demand 100: A 60, B 40, cost 60 + 80 = 140. Demand 150: A 60, B 90, cost 60 + 180 = 240.

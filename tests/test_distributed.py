@@ -1,4 +1,4 @@
-"""The executors of optimizer.distributed on real engines: a Dask LocalCluster (2 worker
+"""The executors of stockpile.distributed on real engines: a Dask LocalCluster (2 worker
 processes), the process pool and the calling process. Sweeps and batches give the same
 output on each; a task that fails or whose worker dies is retried once and reported."""
 
@@ -14,11 +14,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from optimizer import SolveOptions, batch, sweep
-from optimizer.cli import main
-from optimizer.distributed import (LOCAL, DaskCluster, InProcess, ProcessPool, Task, make_executor,
+from stockpile import SolveOptions, batch, sweep
+from stockpile.cli import main
+from stockpile.distributed import (LOCAL, DaskCluster, InProcess, ProcessPool, Task, make_executor,
                                    run_tasks)
-from optimizer.errors import InputError, SolveFailure
+from stockpile.errors import InputError, SolveFailure
 from test_sweep import fractile_doc
 
 distributed = pytest.importorskip("distributed")
@@ -136,7 +136,7 @@ def test_executor_choice_and_bad_options():
 def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
     import socket
 
-    from optimizer import distributed as dist
+    from stockpile import distributed as dist
 
     with socket.socket() as s:  # a port where nothing listens
         s.bind(("127.0.0.1", 0))

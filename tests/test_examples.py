@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import optimizer as sp
-from optimizer.examples import examples
+import stockpile as sp
+from stockpile.examples import examples
 
 # a plan (kind: plan) records each step's objective instead; tests/test_plan.py solves it
 CASES = [e for e in examples() if e.expected and not e.expected.get("slow") and e.kind != "plan"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from optimizer.cli import main
+from stockpile.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["sourcing-nl-ppe", "sourcing-eu-gloves", "ironstock-nl", "rotation-nl-reserve", "allocation-nl-crisis"]

@@ -13,9 +13,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-import optimizer as sp
-from optimizer.cli import main
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile.cli import main
+from stockpile.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCING = ROOT / "instances" / "sourcing-nl-ppe"
@@ -72,7 +72,7 @@ def test_threads_beyond_four_per_core_are_refused():
 
 def test_time_limit_covers_building(tmp_path):
     """periods: 20000 builds for far longer than 1 s; the run ends at the limit + margin."""
-    from optimizer.deadline import MARGIN_SECONDS
+    from stockpile.deadline import MARGIN_SECONDS
 
     folder = tmp_path / "big"
     shutil.copytree(ROOT / "instances" / "rotation-nl-reserve", folder)
@@ -135,7 +135,7 @@ def test_csv_cell_longer_than_the_csv_default_is_read(tmp_path):
 def test_csv_cell_beyond_the_limit_is_a_located_error(tmp_path, monkeypatch):
     import csv as csvmodule
 
-    from optimizer import tablefiles
+    from stockpile import tablefiles
 
     monkeypatch.setattr(tablefiles, "MAX_CELL", 1000)
     old = csvmodule.field_size_limit(1000)
@@ -331,7 +331,7 @@ def test_load_of_a_dict_reports_problems_with_its_name():
 
 def test_pyomo_patch_falls_back_on_an_untested_release(monkeypatch):
     """On another Pyomo release the compiler runs unpatched and gives the same optimum."""
-    from optimizer import solver
+    from stockpile import solver
 
     inst = sp.load(SOURCING / "instance.yaml")
     patched = sp.solve(inst, threads=1).objective
@@ -348,7 +348,7 @@ def test_ctrl_c_stops_highs_and_raises_keyboard_interrupt():
     import highspy
     import numpy as np
 
-    from optimizer.solver import run_interruptible
+    from stockpile.solver import run_interruptible
 
     rng = np.random.default_rng(7)
     m, n = 6, 50
@@ -381,12 +381,12 @@ def test_ctrl_c_stops_highs_and_raises_keyboard_interrupt():
 
 
 def test_cli_exit_code_for_ctrl_c_is_130(monkeypatch):
-    import optimizer.api
+    import stockpile.api
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(optimizer.api, "solve", interrupted)
+    monkeypatch.setattr(stockpile.api, "solve", interrupted)
     result = cli("solve", SOURCING / "instance.yaml", "--out", "never")
     assert result.exit_code == 130 and "interrupted" in result.output
     assert not os.path.exists("never")

@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import optimizer as sp
-from models.ironstock.data import IronstockData, greedy_shortage, periods_per_year
-from optimizer import loader
-from optimizer.checking import read_results
-from optimizer.cli import main
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile.models.ironstock.data import IronstockData, greedy_shortage, periods_per_year
+from stockpile import loader
+from stockpile.checking import read_results
+from stockpile.cli import main
+from stockpile.errors import InputError
 
 
 def fractile_doc(holding=1.0, penalty=5.0, **product) -> dict:
@@ -221,7 +221,7 @@ def test_supply_fractions_period_rows_override(write_instance, tmp_path):
     assert reserve_of(result, "spare") == pytest.approx(0)
     assert result.objective == pytest.approx(130)
     # sparse: play-out only for the pair with demand; no resupply variable for 'spare'
-    from models.ironstock.formulation import build
+    from stockpile.models.ironstock.formulation import build
 
     m = build(inst)
     assert {(w, p) for (w, p, t) in m.short} == {("cut", "glove")}
@@ -518,7 +518,7 @@ def test_cli_solve_check_and_infeasible(write_instance, tmp_path):
 
 
 def test_shipped_example_solves_and_checks(tmp_path):
-    from optimizer.examples import find
+    from stockpile.examples import find
 
     example = find("ironstock-nl")
     inst = sp.load(example.file)
@@ -533,7 +533,7 @@ def test_shipped_example_solves_and_checks(tmp_path):
 
 def test_document_round_trip_validates_the_same():
     """loader.read + validate (the sweep's path) gives the same instance as loader.load."""
-    from optimizer.examples import find
+    from stockpile.examples import find
 
     path = find("ironstock-nl").file
     doc = loader.read(path)

@@ -12,11 +12,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import optimizer as sp
-from models.ironstock import decomposed
-from models.ironstock.data import IronstockData, greedy_shortage
-from models.ironstock.formulation import shortage_cuts
-from optimizer.solver import SolveOptions
+import stockpile as sp
+from stockpile.models.ironstock import decomposed
+from stockpile.models.ironstock.data import IronstockData, greedy_shortage
+from stockpile.models.ironstock.formulation import shortage_cuts
+from stockpile.solver import SolveOptions
 
 from test_ironstock import fractile_doc, random_instances, reserve_of
 

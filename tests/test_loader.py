@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-import optimizer as sp
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile.errors import InputError
 
 
 def base() -> dict:

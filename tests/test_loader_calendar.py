@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import optimizer as sp
-from optimizer.calendar import first_day, period_of
-from optimizer.cli import main
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile.calendar import first_day, period_of
+from stockpile.cli import main
+from stockpile.errors import InputError
 
 START = "2027-01-04"  # a Monday; period k = the 7 days from 2027-01-04 + 7k
 

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-import optimizer as sp
-from models.allocation.schema import Institution
-from models.rotation.schema import Product as RotationProduct
-from models.sourcing.schema import Product as SourcingProduct
-from optimizer import columns
+import stockpile as sp
+from stockpile.models.allocation.schema import Institution
+from stockpile.models.rotation.schema import Product as RotationProduct
+from stockpile.models.sourcing.schema import Product as SourcingProduct
+from stockpile import columns
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["sourcing-nl-ppe", "sourcing-eu-gloves", "ironstock-nl", "rotation-nl-reserve", "allocation-nl-crisis"]

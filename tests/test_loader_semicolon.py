@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import optimizer as sp
-from optimizer.errors import InputError
-from optimizer.loader import numeric_fields
+import stockpile as sp
+from stockpile.errors import InputError
+from stockpile.loader import numeric_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["sourcing-nl-ppe", "ironstock-nl", "rotation-nl-reserve", "allocation-nl-crisis"]

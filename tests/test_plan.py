@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import optimizer as sp
-from optimizer.cli import main
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile.cli import main
+from stockpile.errors import InputError
 
 # -- a tiny chain whose every figure is computed by hand ----------------------------------------
 #
@@ -387,7 +387,7 @@ def test_solve_of_a_plan_through_the_instance_api_says_how(tmp_path):
 
 
 def test_the_shipped_plan_validates_and_copies(tmp_path):
-    from optimizer.examples import copy_to, find
+    from stockpile.examples import copy_to, find
 
     example = find("plan-nl")
     assert example.kind == "plan"
@@ -397,7 +397,7 @@ def test_the_shipped_plan_validates_and_copies(tmp_path):
 
 
 def test_the_shipped_plan_solves_to_its_known_figures(tmp_path):
-    from optimizer.examples import find
+    from stockpile.examples import find
 
     example = find("plan-nl")
     expected = example.expected

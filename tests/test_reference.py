@@ -4,15 +4,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from optimizer.cli import main
-from optimizer.reference import markdown
+from stockpile.cli import main
+from stockpile.reference import markdown
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fields.md"
 
 
 def test_fields_doc_is_current():
     assert DOC.read_text(encoding="utf-8") == markdown(), (
-        "docs/fields.md is stale: run `python -m optimizer.reference > docs/fields.md`")
+        "docs/fields.md is stale: run `python -m stockpile.reference > docs/fields.md`")
 
 
 def test_every_field_has_a_meaning():

@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import optimizer as sp
-from optimizer import report
-from optimizer.examples import examples
-from optimizer.report.content import parse_csv
+import stockpile as sp
+from stockpile import report
+from stockpile.examples import examples
+from stockpile.report.content import parse_csv
 
 EXAMPLES = [e for e in examples() if e.expected]
 # The report is about drawing a plan, not about proving it optimal: loose gaps keep CI short.

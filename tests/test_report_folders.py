@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import optimizer as sp
-from optimizer import results as results_module
-from optimizer.cli import main
-from optimizer.errors import InputError
-from optimizer.report import files_for, from_files, render
-from optimizer.report.spec import Chart, ReportSpec
+import stockpile as sp
+from stockpile import results as results_module
+from stockpile.cli import main
+from stockpile.errors import InputError
+from stockpile.report import files_for, from_files, render
+from stockpile.report.spec import Chart, ReportSpec
 
 # Two suppliers offer 100 units of product p: A at 1 EUR/unit (capacity 60), B at 2 EUR/unit.
 # Optimum: 60 from A and 40 from B, cost 60·1 + 40·2 = 140.

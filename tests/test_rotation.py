@@ -11,12 +11,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import optimizer as sp
-from optimizer.checking import read_results
-from optimizer.cli import main
-from optimizer.errors import InputError
-from optimizer.examples import find
-from optimizer.solver import SolveOptions, solve_model
+import stockpile as sp
+from stockpile.checking import read_results
+from stockpile.cli import main
+from stockpile.errors import InputError
+from stockpile.examples import find
+from stockpile.solver import SolveOptions, solve_model
 
 
 def product(**fields) -> dict:
@@ -284,7 +284,7 @@ def tight_instances(draw):
 @given(d=tight_instances())
 def test_diagnosis_is_sound_and_solutions_check(write_instance, tmp_path, d):
     """A reason found on the data alone means the model is infeasible; a plan found passes the checker."""
-    from models.rotation.diagnose import diagnose
+    from stockpile.models.rotation.diagnose import diagnose
 
     inst = sp.load(write_instance(d))
     result = sp.solve(inst)
@@ -311,7 +311,7 @@ def brute_force(inst, extra: int = 1) -> float:
     constant row violated is infeasible."""
     from pyomo.common.errors import InfeasibleConstraintException
 
-    from models.rotation.formulation import build
+    from stockpile.models.rotation.formulation import build
 
     m = build(inst)
     d = m.data

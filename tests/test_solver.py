@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 import pytest
 
-from optimizer.solver import SolveOptions, Status, solve_model
+from stockpile.solver import SolveOptions, Status, solve_model
 
 QUIET = SolveOptions(progress=False)
 
@@ -96,7 +96,7 @@ def test_time_limit_without_solution_is_an_error_status():
 
 def test_feasibility_relaxation_names_the_constraints_to_bend():
     # x1 + x2 = 14 with both at most 5: the demand row must bend by 4 (to 10).
-    from optimizer.solver import feasibility_relaxation
+    from stockpile.solver import feasibility_relaxation
 
     m = pyo.ConcreteModel()
     m.x = pyo.Var([1, 2], bounds=(0, 5))
@@ -106,9 +106,9 @@ def test_feasibility_relaxation_names_the_constraints_to_bend():
 
 
 def test_pipeline_falls_back_to_the_relaxation_when_no_rule_explains(monkeypatch):
-    from optimizer import pipeline
-    from optimizer.instance import Instance
-    from optimizer.pipeline import Extracted
+    from stockpile import pipeline
+    from stockpile.instance import Instance
+    from stockpile.pipeline import Extracted
 
     def build(_):
         m = pyo.ConcreteModel()
@@ -138,7 +138,7 @@ def test_resolve_with_integers_fixed_prices_the_remaining_lp():
     # min 4n + x  s.t.  10n + x >= 25 (cover),  x <= 8 (cap),  n integer in [0, 5].
     # n = 2 needs x = 5: cost 13; n = 3 needs no x: cost 12 -> optimum n = 3, x = 0, obj 12.
     # With n fixed at 3 the LP has slack on cover (30 >= 25): dual 0; its objective is 12 again.
-    from optimizer.solver import resolve_with_integers_fixed
+    from stockpile.solver import resolve_with_integers_fixed
 
     m = pyo.ConcreteModel()
     m.n = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(0, 5))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from optimizer.solver import SolveOptions, solve_model
+from stockpile.solver import SolveOptions, solve_model
 
 
 def knapsack(n: int = 40) -> pyo.ConcreteModel:
@@ -18,7 +18,7 @@ def knapsack(n: int = 40) -> pyo.ConcreteModel:
 
 
 def test_progress_lines_name_best_plan_bound_and_gap(monkeypatch):
-    import optimizer.solver as solver
+    import stockpile.solver as solver
 
     lines: list[str] = []
     real = solver.watch_progress

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import optimizer as sp
-from optimizer.cli import main
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile.cli import main
+from stockpile.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ["sourcing-nl-ppe", "sourcing-eu-gloves"]
@@ -413,7 +413,7 @@ def test_rounding_noise_on_an_unawarded_offer_is_no_surge(write_instance):
     result tables must not report it (the checker rejects surge without an award)."""
     import pyomo.environ as pyo
 
-    from models.sourcing.formulation import build, extract
+    from stockpile.models.sourcing.formulation import build, extract
 
     doc = instance([{"id": "p", "demand": 100}], [{"id": "A", "region": "Asia"}, {"id": "B", "region": "EU"}],
                    [{"supplier": "A", "product": "p", "unit_price": 1.0},

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import optimizer as sp
-from optimizer import loader, sweep
-from optimizer.cli import main
-from optimizer.errors import InputError
+import stockpile as sp
+from stockpile import loader, sweep
+from stockpile.cli import main
+from stockpile.errors import InputError
 
 
 def fractile_doc() -> dict:

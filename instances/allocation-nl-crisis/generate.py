@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models.allocation import synthetic
+from stockpile.models.allocation import synthetic
 
 DESCRIPTION = """\
 Dutch PPE crisis, 13 weeks: FFP2 masks, gloves and gowns shared across cure and care

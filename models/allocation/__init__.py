@@ -1,6 +1,6 @@
 """allocation: share scarce items across cure and care in a crisis (lexicographic max-min)."""
 
-from optimizer.instance import ModelSpec
+from stockpile.instance import ModelSpec
 
 from .check import check
 from .schema import TABLES, AllocationSettings, validate

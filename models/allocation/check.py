@@ -15,8 +15,8 @@ import math
 
 import pandas as pd
 
-from optimizer.checking import close, numeric, require_tables, tol
-from optimizer.instance import Instance
+from stockpile.checking import close, numeric, require_tables, tol
+from stockpile.instance import Instance
 
 from .data import AllocationData, baseline
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 EPS = 1e-9  # slack when rounding a quantity down to whole packs
 

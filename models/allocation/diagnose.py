@@ -8,7 +8,7 @@ data that most often causes such trouble.
 
 from __future__ import annotations
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 from .data import AllocationData
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.solver import KeptModel, KeptRun, Status
+from stockpile.solver import KeptModel, KeptRun, Status
 
 from .lp import CAP, CAPACITY, EARLIER, NEED, PARITY, SUPPLY, AllocationMatrix
 

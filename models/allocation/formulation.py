@@ -22,10 +22,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from optimizer.instance import Instance
-from optimizer.pipeline import Extracted, finished, say
-from optimizer.results import Result
-from optimizer.solver import KeptModel, KeptRun, Solution, SolveOptions, Status
+from stockpile.instance import Instance
+from stockpile.pipeline import Extracted, finished, say
+from stockpile.results import Result
+from stockpile.solver import KeptModel, KeptRun, Solution, SolveOptions, Status
 
 from .data import AllocationData, Baseline, baseline
 from .fairness import Level, leximin, maxmin_exact, maxmin_lp

@@ -1,7 +1,7 @@
 """What the allocation report shows: fill rates by sector, type and region; the fair plan against the
 2020 pro-rata rule; deliveries per week; the regions and weeks whose transport capacity binds."""
 
-from optimizer.report.spec import Chart, Comparison, Join, ReportSpec
+from stockpile.report.spec import Chart, Comparison, Join, ReportSpec
 
 FILL_RATES = ("fill_rate", "min_fill_rate", "baseline_fill_rate", "fill_rate_cure", "fill_rate_care",
               "fill_rate_by_region", "fill_rate_by_type", "baseline_min_fill_rate", "baseline_fill_rate_cure",

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from optimizer.errors import Problem, did_you_mean
-from optimizer.instance import Instance
-from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Table
+from stockpile.errors import Problem, did_you_mean
+from stockpile.instance import Instance
+from stockpile.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Table
 
 SECTORS = ("cure", "care")
 

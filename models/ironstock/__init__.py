@@ -1,6 +1,6 @@
 """ironstock: how large a strategic reserve per product, against crisis scenarios."""
 
-from optimizer.instance import ModelSpec
+from stockpile.instance import ModelSpec
 
 from .check import check
 from .schema import TABLES, IronstockSettings, validate

@@ -12,8 +12,8 @@ import math
 
 import pandas as pd
 
-from optimizer.checking import close, compare_objective, numeric, require_tables, tol
-from optimizer.instance import Instance
+from stockpile.checking import close, compare_objective, numeric, require_tables, tol
+from stockpile.instance import Instance
 
 from .data import IronstockData, greedy_shortage
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 EPS = 1e-9
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.instance import Instance
-from optimizer.solver import SolveOptions
+from stockpile.instance import Instance
+from stockpile.solver import SolveOptions
 
 from .data import IronstockData
 
@@ -256,7 +256,7 @@ def _master_duals(inst, root, root_vars, out: Outcome, options: SolveOptions):
     lots fixed at the plan's, its LP duals are those of the monolithic marginal LP wherever
     the cuts at the plan are the active pieces (docs/decomposition.md says when they differ).
     """
-    from optimizer.solver import solve_model
+    from stockpile.solver import solve_model
 
     from .formulation import marginal_value
 
@@ -328,6 +328,6 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     # run the importable module's main, so the pickled Outcome names models.ironstock.decomposed, not __main__
-    from models.ironstock.decomposed import main as _main
+    from stockpile.models.ironstock.decomposed import main as _main
 
     sys.exit(_main(sys.argv[1:]))

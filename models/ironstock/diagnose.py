@@ -8,7 +8,7 @@ storage; this module names the products and figures when they do not.
 
 from __future__ import annotations
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 from .data import IronstockData
 

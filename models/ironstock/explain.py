@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from optimizer.checking import tol
+from stockpile.checking import tol
 
 from .data import IronstockData
 

@@ -8,11 +8,11 @@ import time
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.checking import tol
-from optimizer.instance import Instance
-from optimizer.pipeline import Extracted, failed, finished, solve_step
-from optimizer.results import Result
-from optimizer.solver import Solution, SolveOptions
+from stockpile.checking import tol
+from stockpile.instance import Instance
+from stockpile.pipeline import Extracted, failed, finished, solve_step
+from stockpile.results import Result
+from stockpile.solver import Solution, SolveOptions
 
 from .data import IronstockData
 from .explain import explain_table
@@ -482,8 +482,8 @@ def binding_table(d: IronstockData, settings, R, c, budget_used, storage_used, b
 
 def solve_decomposed(inst: Instance, options: SolveOptions) -> Result:
     """mpi-sppy's L-shaped method (decomposed.py); the tables come from the plan as for the monolithic model."""
-    from optimizer.pipeline import say
-    from optimizer.solver import Status
+    from stockpile.pipeline import say
+    from stockpile.solver import Status
 
     from . import decomposed
     from .diagnose import diagnose

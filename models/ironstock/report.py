@@ -1,6 +1,6 @@
 """What the ironstock report shows: reserve per product, shortage per crisis, marginal values."""
 
-from optimizer.report.spec import Chart, Comparison, Join, ReportSpec
+from stockpile.report.spec import Chart, Comparison, Join, ReportSpec
 
 REPORT = ReportSpec(
     quantities=("reserve", "existing_stock", "bought", "writeoff_units", "demand", "resupply", "resupply_capacity",

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from optimizer.errors import Problem
-from optimizer.instance import Instance
-from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Share, Table
+from stockpile.errors import Problem
+from stockpile.instance import Instance
+from stockpile.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Share, Table
 
 
 class Product(ProductRecord):

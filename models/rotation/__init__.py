@@ -1,6 +1,6 @@
 """rotation: keep a rolling reserve fresh by rotating lots into regular use."""
 
-from optimizer.instance import ModelSpec
+from stockpile.instance import ModelSpec
 
 from .check import check
 from .schema import TABLES, RotationSettings, validate

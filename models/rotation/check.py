@@ -13,8 +13,8 @@ from collections import defaultdict
 
 import pandas as pd
 
-from optimizer.checking import close, compare_objective, numeric, require_tables, tol
-from optimizer.instance import Instance
+from stockpile.checking import close, compare_objective, numeric, require_tables, tol
+from stockpile.instance import Instance
 
 
 def _whole(x: float) -> bool:

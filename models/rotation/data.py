@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 
 @dataclass(frozen=True)

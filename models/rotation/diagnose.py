@@ -7,7 +7,7 @@ engine falls back to its generic text.
 
 from __future__ import annotations
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 from .data import RotationData
 

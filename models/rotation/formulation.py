@@ -8,9 +8,9 @@ from collections import defaultdict, deque
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.instance import Instance
-from optimizer.pipeline import Extracted
-from optimizer.solver import Solution
+from stockpile.instance import Instance
+from stockpile.pipeline import Extracted
+from stockpile.solver import Solution
 
 from .data import LIFE_BANDS, LotInfo, RotationData, life_band
 from .solve import solve  # noqa: F401  (the engine finds a model's solve here)

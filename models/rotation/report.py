@@ -1,6 +1,6 @@
 """What the rotation report shows: usable stock against target, remaining-life bands, purchases, write-offs."""
 
-from optimizer.report.spec import Chart, Comparison, Join, ReportSpec
+from stockpile.report.spec import Chart, Comparison, Join, ReportSpec
 
 REPORT = ReportSpec(
     quantities=("target", "usable", "total", "unusable", "margin", "quantity", "initial", "issued", "written_off",

@@ -6,9 +6,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from optimizer.errors import Problem
-from optimizer.instance import Instance
-from optimizer.schema import Id, Integer, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Table
+from stockpile.errors import Problem
+from stockpile.instance import Instance
+from stockpile.schema import Id, Integer, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Table
 
 PositiveInt = Annotated[NonNegInt, Field(ge=1)]
 

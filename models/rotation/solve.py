@@ -23,10 +23,10 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from optimizer.instance import Instance
-from optimizer.pipeline import Extracted, failed, finished, say
-from optimizer.results import Result
-from optimizer.solver import Solution, SolveOptions, Status
+from stockpile.instance import Instance
+from stockpile.pipeline import Extracted, failed, finished, say
+from stockpile.results import Result
+from stockpile.solver import Solution, SolveOptions, Status
 
 from .data import RotationData
 
@@ -77,7 +77,7 @@ def restrict(inst: Instance, products: tuple[str, ...], storage: bool) -> Instan
 def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options: SolveOptions,
                time_limit: float | tuple | None, abs_gap: float | None = None, start: dict | None = None) -> Part:
     """Build and solve the MIP of `products`; the plan comes back in the lot ids of `inst`."""
-    from optimizer import solver
+    from stockpile import solver
 
     from .formulation import build, plan_of
 

@@ -1,6 +1,6 @@
 """sourcing: a buying consortium splits volume across suppliers."""
 
-from optimizer.instance import ModelSpec
+from stockpile.instance import ModelSpec
 
 from .check import check
 from .schema import TABLES, SourcingSettings, validate

@@ -7,7 +7,7 @@ generic text. The rules are listed in docs/sourcing.md ("Diagnosis").
 
 from __future__ import annotations
 
-from optimizer.instance import Instance
+from stockpile.instance import Instance
 
 from .data import SourcingData
 

@@ -8,10 +8,10 @@ import time
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.instance import Instance
-from optimizer.pipeline import Extracted, failed, finished, solve_step
-from optimizer.results import Result
-from optimizer.solver import Solution, SolveOptions, Status, solve_model
+from stockpile.instance import Instance
+from stockpile.pipeline import Extracted, failed, finished, solve_step
+from stockpile.results import Result
+from stockpile.solver import Solution, SolveOptions, Status, solve_model
 
 from .data import SourcingData, tier_of
 

@@ -1,6 +1,6 @@
 """What the sourcing report shows: awards by supplier and region per product, scenario losses."""
 
-from optimizer.report.spec import Chart, Comparison, Join, ReportSpec
+from stockpile.report.spec import Chart, Comparison, Join, ReportSpec
 
 REPORT = ReportSpec(
     quantities=("quantity", "demand", "bought", "unmet", "capacity", "surge_capacity", "tier_min_quantity",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from optimizer.errors import Problem, did_you_mean
-from optimizer.instance import Instance
-from optimizer.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Share, Table, ordered
+from stockpile.errors import Problem, did_you_mean
+from stockpile.instance import Instance
+from stockpile.schema import Id, NonNeg, NonNegInt, Positive, ProductRecord, Record, Settings, Share, Table, ordered
 
 
 class Product(ProductRecord):

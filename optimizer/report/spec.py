@@ -80,9 +80,9 @@ def spec_of(kind: str | None) -> ReportSpec:
     if not kind:
         return EMPTY
     try:
-        module = importlib.import_module(f"models.{kind}.report")
+        module = importlib.import_module(f"stockpile.models.{kind}.report")
     except ModuleNotFoundError as exc:
-        if exc.name in (f"models.{kind}.report", f"models.{kind}", "models"):
+        if exc.name in (f"stockpile.models.{kind}.report", f"stockpile.models.{kind}", "models"):
             return EMPTY
         raise
     found = getattr(module, "REPORT", EMPTY)
