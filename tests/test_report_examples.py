@@ -24,24 +24,36 @@ from stockpile import report
 from stockpile.examples import examples
 from stockpile.report.content import parse_csv
 
-EXAMPLES = [e for e in examples() if e.expected]
+from models import known_kinds
+
+# The examples of the four models (a `kind: plan` example chains them into step folders).
+EXAMPLES = [e for e in examples() if e.expected and e.kind in known_kinds()]
 # The report is about drawing a plan, not about proving it optimal: loose gaps keep CI short.
-QUICK = {"rotation": dict(mip_gap=0.05, time_limit=60)}
+QUICK = {"rotation": dict(mip_gap=0.05, time_limit=30)}
+
+
+_SOLVED: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
-    """Each example solved once and written with its report: name -> results folder."""
-    out = {}
-    for example in EXAMPLES:
-        inst = sp.load(example.file)
-        result = sp.solve(inst, threads=1, **QUICK.get(example.kind, {}))
-        assert result.status.has_solution, (example.name, result.reason)
-        result.instance = {"file": str(example.file), "description": inst.description}
-        folder = tmp_path_factory.mktemp("results") / example.name
-        result.write(folder, report.files_for(result, inst))
-        out[example.name] = folder
-    return out
+    """solved(name) -> results folder of that example, solved once per module and written with
+    its report (each example is solved only when a test asks for it)."""
+
+    def get(name: str) -> Path:
+        if name not in _SOLVED:
+            example = next(e for e in EXAMPLES if e.name == name)
+            inst = sp.load(example.file)
+            result = sp.solve(inst, threads=1, **QUICK.get(example.kind, {}))
+            assert result.status.has_solution, (example.name, result.reason)
+            result.instance = {"file": str(example.file), "description": inst.description}
+            folder = tmp_path_factory.mktemp("results") / example.name
+            result.write(folder, report.files_for(result, inst))
+            _SOLVED[name] = folder
+        return _SOLVED[name]
+
+    yield get
+    _SOLVED.clear()
 
 
 # -- the workbook ---------------------------------------------------------------------------
@@ -51,7 +63,7 @@ def solved(tmp_path_factory):
 def test_workbook_holds_every_table_with_the_csv_values(solved, example):
     from openpyxl import load_workbook
 
-    folder = solved[example.name]
+    folder = solved(example.name)
     book = load_workbook(folder / "results.xlsx")
     assert book.sheetnames[0] == "Summary"
     summary = json.loads((folder / "summary.json").read_text())
@@ -85,7 +97,7 @@ def test_workbook_formats_fit_the_quantities(solved):
     """The flagship's awards: whole units with separators, money with two decimals, shares as %."""
     from openpyxl import load_workbook
 
-    sheet = load_workbook(solved["sourcing-nl-ppe"] / "results.xlsx")["awards"]
+    sheet = load_workbook(solved("sourcing-nl-ppe") / "results.xlsx")["awards"]
     header = [c.value for c in sheet[1]]
     formats = {name: sheet.cell(row=2, column=header.index(name) + 1).number_format
                for name in ("quantity", "cost", "share", "unit_price")}
@@ -93,7 +105,7 @@ def test_workbook_formats_fit_the_quantities(solved):
     assert "product_name" in header and "product_unit" in header  # names and units joined in
     names = {c.value for c in sheet[get_column(header, "product_name")][1:]}
     assert "FFP2 respirator" in names
-    charts = load_workbook(solved["sourcing-nl-ppe"] / "results.xlsx")["Charts"]
+    charts = load_workbook(solved("sourcing-nl-ppe") / "results.xlsx")["Charts"]
     assert len(charts._charts) >= 4  # native charts beside their data
 
 
@@ -200,7 +212,7 @@ def test_report_opens_in_chromium_with_every_chart_drawn(solved, example, tmp_pa
         for domain in ("Page", "Runtime", "Log"):
             browser.call(f"{domain}.enable")
         browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=1600, deviceScaleFactor=1, mobile=False)
-        browser.call("Page.navigate", url=(solved[example.name] / "report.html").as_uri())
+        browser.call("Page.navigate", url=(solved(example.name) / "report.html").as_uri())
         browser.wait_for("Page.loadEventFired")
         drawn = json.loads(browser.call("Runtime.evaluate", expression=CHARTS_DRAWN, returnByValue=True)
                            ["result"]["value"])
@@ -215,7 +227,7 @@ def test_report_opens_in_chromium_with_every_chart_drawn(solved, example, tmp_pa
     screenshot = tmp_path / f"{example.name}.png"
     screenshot.write_bytes(base64.b64decode(shot["data"]))
     assert errors == [], errors
-    expected = 1 + sum(len(report.content.chart_data(c, report.from_folder(solved[example.name]).tables) or [])
+    expected = 1 + sum(len(report.content.chart_data(c, report.from_folder(solved(example.name)).tables) or [])
                        for c in report.spec_of(example.kind).charts)
     assert len(drawn) >= min(expected, 2), drawn  # the objective chart and the model's charts
     empty = [d["name"] for d in drawn if d["width"] < 100 or d["height"] < 50 or d["marks"] < 3]
