@@ -24,7 +24,7 @@ from stockpile import report
 from stockpile.examples import examples
 from stockpile.report.content import parse_csv
 
-from models import known_kinds
+from stockpile.models import known_kinds
 
 # The examples of the four models (a `kind: plan` example chains them into step folders).
 EXAMPLES = [e for e in examples() if e.expected and e.kind in known_kinds()]
