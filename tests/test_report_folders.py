@@ -188,7 +188,7 @@ def test_report_command_remakes_the_report(write_instance, tmp_path):
 
 
 def test_every_table_is_shown_and_a_bad_declaration_is_skipped(write_instance):
-    """A table no declaration knows (another engineer's new explain.csv) is rendered, and a chart
+    """A table no declaration knows (a table added after the declaration was written) is rendered, and a chart
     naming a missing column is skipped instead of failing the report."""
     import pandas as pd
 
