@@ -301,20 +301,23 @@ def _generated(tmp_path, size="medium"):
 def test_time_limit_covers_every_step_and_keeps_a_plan(tmp_path):
     """A limit far too short for every step: a plan is still written (status feasible, exit 0),
     the steps cut are named, the run ends near the limit, and the checker accepts the plan."""
+    import resource
+
     from stockpile.loader import load
 
     inst = load(_generated(tmp_path))
-    start = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
     res = api.solve(inst, time_limit=1.0, threads=1)
-    wall = time.perf_counter() - start
+    cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0
     assert res.status.value == "feasible" and res.exit_code == 0
     assert res.kpis["steps_cut"], "a step must say it was cut"
     assert res.solve_seconds >= sum(float(s) for s in res.tables["steps"]["seconds"]) - 1e-6
     res.write(tmp_path / "out")
     summary, tables = api.read_results(tmp_path / "out")
     assert check_results(inst, summary, tables) == []
-    # building, rounding and the tables come on top of the limit; they take seconds here, not minutes
-    assert wall < 1.0 + 30
+    # building the matrix and writing the tables come on top of the limit: seconds of CPU here
+    # (CPU, not wall: the test machine may be shared)
+    assert cpu < 1.0 + 20
 
 
 # -- the checker: tampering -------------------------------------------------------------------------

@@ -132,11 +132,15 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
         until = clock.share(SHARE["fairness"])
         run = maxmin_lp(kept, M, until)
         if not run.status.has_solution:
-            return _failed(inst, run, timings, clock, "1 max-min fill rate (LP)")
-        z_lp = float(run.col_value[M.col_z])
-        lp_values = run.col_value
-        records.append(StepRecord("1 max-min fill rate (LP)", run.status.value, z_lp, z_lp, 0.0, run.seconds))
-        if exact:
+            records.append(StepRecord("1 max-min fill rate (LP)", run.status.value, None, None, None, run.seconds,
+                                      note="cut by the time limit: no floor is kept"))
+            cut.append("1 max-min fill rate")
+            proven = False
+        else:
+            z_lp = float(run.col_value[M.col_z])
+            lp_values = run.col_value
+            records.append(StepRecord("1 max-min fill rate (LP)", run.status.value, z_lp, z_lp, 0.0, run.seconds))
+        if exact and z_lp is not None:
             mm = maxmin_exact(kept, M, z_lp, until, talk)
             records.append(StepRecord("1 max-min fill rate (whole packs)", "optimal" if mm.proven else "feasible",
                                       mm.z, mm.upper, abs(mm.upper - mm.z), mm.seconds, mm.tests,
@@ -146,7 +150,7 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
                 cut.append("1 max-min fill rate")
             floor = np.full(M.P, max(mm.z - FILL_TOL, 0.0))
             start_values = mm.values
-        else:
+        elif z_lp is not None:
             floor = np.full(M.P, max(z_lp - FILL_TOL, 0.0))
     floor = np.minimum(floor, M.fmax)
 
@@ -172,7 +176,21 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
                 break
         proven = False
     if not step2.status.has_solution:
-        return _failed(inst, step2, timings, clock, "2 weighted shortage")
+        # never leave without a plan: the step-1 LP plan made whole by rounding (keeps every
+        # rule, not necessarily the floors), or else the plan that delivers nothing
+        if lp_values is not None and (clock.deadline is None or time.perf_counter() < clock.deadline):
+            x, total = round_plan(d, M.packs(lp_values), "fair" if fairness != "none" else "efficient")
+            plan = M.columns_of(x, total)
+            why = "the step-1 LP plan rounded to whole packs"
+        else:
+            plan = np.zeros(M.num_cols)
+            why = "the plan that delivers nothing"
+        plan[M.col_f:M.col_f + M.P] = _lifted(M, plan)
+        note = (note + "; " if note else "") + f"no whole-pack plan found in time: {why} stands (floors not kept)"
+        step2 = KeptRun(Status.FEASIBLE, float(cost @ plan) + 1.0, None, None, step2.seconds, step2.model_status,
+                        plan)
+        step2.runs, step2.note = getattr(step2, "runs", 1), note
+        proven = False
     if step2.status != Status.OPTIMAL:
         proven = False
         cut.append("2 weighted shortage")
@@ -302,7 +320,8 @@ def _whole_step(kept: KeptModel, M: AllocationMatrix, cost: np.ndarray, offset: 
     value = lambda v: float(cost @ v) + offset  # noqa: E731
     bound = lp.objective if lp.status == Status.OPTIMAL else None
     cands = [v for v in starts if v is not None]
-    if lp.status.has_solution and rounding is not None:
+    # rounding is pure Python (seconds at national size): only from a proven LP and while time is left
+    if lp.status == Status.OPTIMAL and rounding is not None and (until is None or time.perf_counter() < until):
         x, total = round_plan(M.d, M.packs(lp.col_value), rounding)
         cand = M.columns_of(x, total)
         lifted = cand.copy()

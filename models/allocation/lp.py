@@ -137,23 +137,23 @@ class AllocationMatrix:
         by_product: dict[str, list[int]] = {}
         for n, (_, p) in enumerate(pairs):
             by_product.setdefault(p, []).append(n)
-        for p, members in by_product.items():
-            sup = d.supply[p]
-            for t in range(T):
-                if not (t == T - 1 or sup[t + 1] > 0):
-                    continue
-                cols = []
-                for n in members:
-                    a, m = first_key[n], n_keys[n]
-                    if m == 0 or self.key_period[a] > t:
-                        continue
-                    # the last key at or before t
-                    per = self.key_period[a:a + m]
-                    j = int(np.searchsorted(per, t, side="right")) - 1
-                    cols.append(a + j)
-                if cols:
+        # one searchsorted per pair: the last key at or before each of the product's row weeks
+        weeks = {p: np.array([t for t in range(T) if t == T - 1 or d.supply[p][t + 1] > 0], dtype=np.int64)
+                 for p in by_product}
+        cols_of: dict[tuple[str, int], list[int]] = {}
+        for n, (_, p) in enumerate(pairs):
+            a, m = first_key[n], n_keys[n]
+            if m == 0:
+                continue
+            w = weeks[p]
+            j = np.searchsorted(self.key_period[a:a + m], w, side="right") - 1
+            for t, jj in zip(w[j >= 0].tolist(), j[j >= 0].tolist()):
+                cols_of.setdefault((p, t), []).append(int(a + jj))
+        for p in by_product:
+            for t in weeks[p].tolist():
+                if (p, t) in cols_of:
                     central_rows.append((p, t))
-                    central_cols.append(cols)
+                    central_cols.append(cols_of[(p, t)])
 
         # -- region capacity rows ------------------------------------------------------------------
         region_of_pair = [d.region_of(i) for (i, _) in pairs]
