@@ -411,7 +411,7 @@ def test_printed_objective_and_gap_are_those_written(write_instance, tmp_path):
 
 @pytest.fixture
 def solved(write_instance, tmp_path):
-    d = doc(4, [product(target=60, lot_size=50, holding_cost=0.52, disposal_cost=0.5, order_cost=2)],
+    d = doc(4, [product(target=60, lot_size=50, holding_cost=0.52, disposal_cost=0.5, order_cost=2, unit_volume=0.01)],
             lots=[{"id": "L", "product": "mask", "quantity": 90, "expiry": 2}],
             outlets=[{"id": "h", "product": "mask", "capacity": 25, "price": 0.6, "min_remaining_life": 1,
                       "shipment_cost": 1}])
@@ -461,6 +461,44 @@ def test_checker_catches_a_tampered_solution(solved, table, edit, words):
     tamper(out, table, edit)
     violations = sp.check(inst, out)
     assert violations and any(words in v for v in violations), violations
+
+
+@pytest.mark.parametrize("table", ["schedule", "purchases", "writeoffs", "stock", "lots", "shipments"])
+def test_checker_reports_a_deleted_result_table(solved, table):
+    inst, out = solved
+    (out / f"{table}.csv").unlink()
+    assert f"missing result table {table}.csv" in sp.check(inst, out)
+
+
+@pytest.mark.parametrize("kpi", ["units_bought", "orders", "units_rotated", "units_written_off", "revenue",
+                                 "shipments", "average_remaining_life", "peak_storage_volume"])
+def test_checker_catches_a_doubled_kpi(solved, kpi):
+    import json
+
+    inst, out = solved
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kpis"][kpi]  # non-zero in this plan, so doubling changes it
+    summary["kpis"][kpi] *= 2
+    (out / "summary.json").write_text(json.dumps(summary))
+    assert any(f"summary kpi {kpi}" in v for v in sp.check(inst, out))
+
+
+def _double_column(column):
+    def edit(frame):
+        frame[column] = (pd.to_numeric(frame[column]) * 2 + 1).astype(str)
+        return frame
+    return edit
+
+
+@pytest.mark.parametrize("table, column", [
+    ("stock", "usable"), ("stock", "margin"), ("stock", "volume"), ("stock", "life_0_3"),
+    ("lots", "issued"), ("lots", "end_stock"), ("shipments", "quantity"), ("shipments", "revenue"),
+    ("schedule", "revenue"), ("schedule", "remaining_life"), ("purchases", "order_cost"),
+])
+def test_checker_recomputes_every_column(solved, table, column):
+    inst, out = solved
+    tamper(out, table, _double_column(column))
+    assert any(column in v for v in sp.check(inst, out))
 
 
 def test_checker_catches_a_wrong_objective_term(solved):

@@ -83,7 +83,7 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
 
     if isinstance(time_limit, tuple):  # (wall-clock deadline, rounds of solves still to come) from a worker pool
         deadline, rounds, cap = time_limit
-        time_limit = None if deadline is None else max(0.5, (deadline - time.time()) / rounds)
+        time_limit = None if deadline is None else max(0.0, (deadline - time.time()) / rounds)
         time_limit = cap if time_limit is None else (time_limit if cap is None else min(time_limit, cap))
     t0 = time.perf_counter()
     part_inst = restrict(inst, products, storage) if len(products) < len(inst["products"]) or not storage else inst
@@ -96,7 +96,9 @@ def solve_part(inst: Instance, products: tuple[str, ...], storage: bool, options
     if abs_gap is not None:
         h.setOptionValue("mip_rel_gap", 0.0)
         h.setOptionValue("mip_abs_gap", float(abs_gap))
-    if start:
+    if time_limit is not None and time_limit <= 0:
+        pass  # no time at all (--time-limit 0): no plan, as HiGHS itself would end
+    elif start:
         values = [float(start.get(v.name, 0.0)) for v in compiled.columns]
         h.setSolution(_highs_solution(values))
     else:
@@ -286,7 +288,7 @@ def _share(deadline: float | None, rounds: int) -> float | None:
     """The time limit of the next solve: what is left, over the rounds of solves still to come."""
     if deadline is None:
         return None
-    return max(0.5, max(0.0, deadline - time.perf_counter()) / max(1, rounds))
+    return max(0.0, deadline - time.perf_counter()) / max(1, rounds)
 
 
 def _remaining(deadline: float | None) -> float | None:
