@@ -352,7 +352,7 @@ def _reserve(d: IronstockData, frame: pd.DataFrame, out: list[str],
             out.append(f"{p}: reserve {R[p]:,.4f} below existing_stock {prod.existing_stock:,.4f}")
         cover = prod.min_cover_periods * prod.baseline_demand
         if p in (floor_short or {}):
-            if not close(floor_short[p], R[p], slack) or R[p] >= cover - slack:
+            if not close(floor_short[p], R[p], slack):
                 out.append(f"{p}: shortfall.csv says the reserve reaches {floor_short[p]:,.4f} of the floor "
                            f"{cover:,.4f}, the plan has {R[p]:,.4f}: not a real deficit")
         elif R[p] < cover - slack:
