@@ -325,7 +325,7 @@ def test_former_column_name_in_csv_names_the_new_one(write_instance):
     with pytest.raises(InputError) as exc:
         sp.load(path)
     text = "\n".join(str(p) for p in exc.value.problems)
-    assert "products.csv" in text and "'shelf_life_periods' is now called 'shelf_life'" in text
+    assert "products.csv" in text and "'shelf_life_periods'" in text and "now called 'shelf_life'" in text
 
 
 # -- checker ------------------------------------------------------------------------------
