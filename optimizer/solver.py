@@ -607,7 +607,11 @@ class KeptModel:
         import highspy
 
         start = time.perf_counter()
-        self.h.run()
+        deadline.solver_running(True)
+        try:
+            run_interruptible(self.h)
+        finally:
+            deadline.solver_running(False)
         seconds = time.perf_counter() - start
         ms = self.h.getModelStatus()
         info = self.h.getInfo()

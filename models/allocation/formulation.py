@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from stockpile import deadline
 from stockpile.instance import Instance
 from stockpile.pipeline import Extracted, finished, say
 from stockpile.results import Result
@@ -94,6 +95,9 @@ def solve(inst: Instance, options: SolveOptions) -> Result:
     timings = {"build": time.perf_counter() - clock.start}
     kept = KeptModel(M.highs_lp(), options)
     timings["handoff"] = kept.handoff_seconds
+    # From here on a plan always exists (at worst delivering nothing), so the run's time limit
+    # may cut the steps but never end the run without a plan.
+    deadline.plan_found()
     exact = d.settings.pack_method == "exact"
     fairness = d.settings.fairness
     records: list[StepRecord] = []
