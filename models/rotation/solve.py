@@ -23,6 +23,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from stockpile import deadline as run_deadline
 from stockpile.instance import Instance
 from stockpile.pipeline import Extracted, failed, finished, say
 from stockpile.results import Result
@@ -243,15 +244,23 @@ def _solve_all(inst: Instance, groups: list[tuple[str, ...]], storage: bool, opt
     single = dataclasses.replace(options, threads=1, verbose=False)
     # the time limit of each solve is set when it starts: what is left over the rounds still to come
     wall_deadline = None if deadline is None else time.time() + (deadline - time.perf_counter())
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {}
-        for rank, i in enumerate(order):
-            rounds = math.ceil((len(groups) - rank) / workers)
-            futures[pool.submit(solve_part, inst, groups[i], storage, single,
-                                (wall_deadline, rounds, cap), abs_gaps[i], starts[i])] = i
-        for fut in futures:
-            out[futures[fut]] = fut.result()
-            _said(options, out[futures[fut]])
+    # HiGHS runs in the workers, each within its share of the time limit: the run's watchdog
+    # must wait for them as it waits for a solve in this process
+    run_deadline.solver_running(True)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {}
+            for rank, i in enumerate(order):
+                rounds = math.ceil((len(groups) - rank) / workers)
+                futures[pool.submit(solve_part, inst, groups[i], storage, single,
+                                    (wall_deadline, rounds, cap), abs_gaps[i], starts[i])] = i
+            for fut in futures:
+                out[futures[fut]] = fut.result()
+                _said(options, out[futures[fut]])
+    finally:
+        run_deadline.solver_running(False)
+    if all(part is not None and part.status.has_solution for part in out):
+        run_deadline.plan_found()
     return out  # type: ignore[return-value]
 
 
