@@ -156,6 +156,8 @@ def comparable(folder: Path) -> dict:
         if not path.is_file():
             continue
         rel = path.relative_to(folder).as_posix()
+        if path.name in ("report.html", "results.xlsx"):
+            continue  # drawn from the tables compared here; they show the measured times too
         if rel == "sweep.csv" or rel == "batch.csv":
             frame = pd.read_csv(path, keep_default_na=False)
             out[rel] = frame.drop(columns=["solve_seconds"]).to_dict("list")
