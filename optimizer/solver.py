@@ -367,19 +367,8 @@ def _run(h, compiled: Compiled, handoff: float, keep: bool, report=None) -> Solu
     seconds = time.perf_counter() - start
 
     info = h.getInfo()
-    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
     K = highspy.HighsModelStatus
-    if ms == K.kOptimal or ms == K.kModelEmpty:
-        status = Status.OPTIMAL
-    elif ms == K.kInfeasible:
-        status = Status.INFEASIBLE
-    elif ms in (K.kUnbounded, K.kUnboundedOrInfeasible):
-        status = Status.UNBOUNDED if ms == K.kUnbounded else Status.INFEASIBLE
-    elif has_primal and ms in (K.kTimeLimit, K.kIterationLimit, K.kSolutionLimit, K.kInterrupt,
-                               K.kObjectiveBound, K.kObjectiveTarget, K.kMemoryLimit, K.kHighsInterrupt):
-        status = Status.FEASIBLE
-    else:
-        status = Status.ERROR
+    status = _status_of(ms, info)
 
     objective = bound = gap = None
     duals = None
@@ -474,6 +463,24 @@ def run_interruptible(h) -> None:
     if interrupted:
         raise KeyboardInterrupt
 
+
+
+def _status_of(ms, info) -> Status:
+    """The project's status for a HiGHS model status (a stopped search counts only with a plan)."""
+    import highspy
+
+    K = highspy.HighsModelStatus
+    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if ms == K.kOptimal or ms == K.kModelEmpty:
+        return Status.OPTIMAL
+    if ms == K.kInfeasible:
+        return Status.INFEASIBLE
+    if ms in (K.kUnbounded, K.kUnboundedOrInfeasible):
+        return Status.UNBOUNDED if ms == K.kUnbounded else Status.INFEASIBLE
+    if has_primal and ms in (K.kTimeLimit, K.kIterationLimit, K.kSolutionLimit, K.kInterrupt,
+                             K.kObjectiveBound, K.kObjectiveTarget, K.kMemoryLimit, K.kHighsInterrupt):
+        return Status.FEASIBLE
+    return Status.ERROR
 
 def _integrality(compiled: Compiled):
     if compiled.integer is not None:
@@ -615,19 +622,7 @@ class KeptModel:
         seconds = time.perf_counter() - start
         ms = self.h.getModelStatus()
         info = self.h.getInfo()
-        K = highspy.HighsModelStatus
-        has_primal = info.primal_solution_status == 2
-        if ms == K.kOptimal or ms == K.kModelEmpty:
-            status = Status.OPTIMAL
-        elif ms == K.kInfeasible:
-            status = Status.INFEASIBLE
-        elif ms in (K.kUnbounded, K.kUnboundedOrInfeasible):
-            status = Status.UNBOUNDED if ms == K.kUnbounded else Status.INFEASIBLE
-        elif has_primal and ms in (K.kTimeLimit, K.kIterationLimit, K.kSolutionLimit, K.kInterrupt,
-                                   K.kObjectiveBound, K.kObjectiveTarget, K.kMemoryLimit, K.kHighsInterrupt):
-            status = Status.FEASIBLE
-        else:
-            status = Status.ERROR
+        status = _status_of(ms, info)
         out = KeptRun(status, None, None, None, seconds, self.h.modelStatusToString(ms))
         if status.has_solution:
             sol = self.h.getSolution()
