@@ -8,13 +8,13 @@ filesystem shared with the workers, and it is the same whichever back-end ran th
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import loader
+from .results import MANIFEST, write_run
 from .solver import SolveOptions, Status
 
 
@@ -43,24 +43,8 @@ def solve_document(document: loader.Document, options: SolveOptions) -> Solved:
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:
-    """Write the returned files under folder, each whole or not at all."""
-    for rel, data in files.items():
-        target = folder / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_bytes(target, data)
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace folder by the returned files, as one set (all or nothing), like a local solve."""
+    write_run(folder, {rel: data for rel, data in files.items() if rel != MANIFEST})
 
 
 def failed_summary(failures: list[str]) -> dict[str, Any]:

@@ -184,6 +184,7 @@ def write_run(folder: str | Path, files: dict[str, str | bytes]) -> list[Path]:
 
 def _write_file(path: Path, content: str | bytes) -> None:
     data = content.encode("utf-8") if isinstance(content, str) else content
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:  # created with the usual umask permissions
         fh.write(data)
         fh.flush()
